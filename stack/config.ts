@@ -1,0 +1,31 @@
+/** Where the local stack lives: ports, paths and the well-known local credentials (never used in production). */
+import { fromFileUrl } from "node:path";
+
+export const root = fromFileUrl(new URL("..", import.meta.url)).replace(/\/$/, "");
+export const stackDir = `${root}/.stack`;
+
+export const ports = {
+  /** Supabase's local API port: the gateway serves /functions/v1/<name> here. */
+  gateway: 54321,
+  /** Supabase's local database port. */
+  postgres: 54322,
+  /** The provider simulator (Resend, and later the other providers). */
+  simulator: 54330,
+} as const;
+
+/** The local JWT secret, as `supabase start` uses; the gateway signs and verifies anon/service_role keys with it. */
+export const jwtSecret = "super-secret-jwt-token-with-at-least-32-characters-long";
+
+export const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
+export const simulatorUrl = `http://127.0.0.1:${ports.simulator}`;
+
+/** The database URL of the local stack, or the one given in SUPABASE_DB_URL. */
+export function dbUrl(database = "postgres"): string {
+  const given = Deno.env.get("SUPABASE_DB_URL");
+  if (given) {
+    const url = new URL(given);
+    if (database !== "postgres") url.pathname = `/${database}`;
+    return url.toString();
+  }
+  return `postgresql://postgres:postgres@127.0.0.1:${ports.postgres}/${database}`;
+}
