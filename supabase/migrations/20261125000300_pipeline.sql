@@ -1,0 +1,508 @@
+-- The module-run pipeline: planning runs on step transitions, coalesced kicks of the module
+-- functions through pg_net, batched claims with leases, outcome recording, journey advance, sweeps.
+-- Every state change of a run is one of these functions.
+
+-- Planning ---------------------------------------------------------------------------------------
+
+create function public.step_run_at(
+  p_timing jsonb,
+  p_module public.module_type,
+  p_client public.clients,
+  p_supplier_time_zone text,
+  p_from timestamptz,
+  out run_at timestamptz,
+  out skip_reason text
+)
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  v_anchor text := coalesce(p_timing ->> 'anchor', 'previous');
+  v_days integer := coalesce((p_timing ->> 'offset_days')::integer, 0);
+  v_minutes integer := coalesce((p_timing ->> 'offset_minutes')::integer, 0);
+  v_at time := (p_timing ->> 'at')::time;
+  v_urgent boolean := coalesce((p_timing ->> 'urgent')::boolean, false);
+  v_tz text := coalesce(p_client.time_zone, p_supplier_time_zone);
+  v_anchor_date date;
+begin
+  if v_anchor = 'previous' then
+    if v_at is null then
+      run_at := p_from + make_interval(days => v_days, mins => v_minutes);
+    else
+      -- "2 days later at 10:00" means 10:00 on the wall clock of the couple's zone, DST or not.
+      run_at := (((p_from at time zone v_tz)::date + v_days) + v_at) at time zone v_tz
+        + make_interval(mins => v_minutes);
+      if run_at < p_from then
+        run_at := run_at + interval '1 day';
+      end if;
+    end if;
+    -- Wedding week: a non-urgent delay relative to the previous step is capped at 30 minutes.
+    if not v_urgent and p_client.wedding_date is not null
+       and (p_from at time zone v_tz)::date between p_client.wedding_date - 7 and p_client.wedding_date
+       and run_at > p_from + interval '30 minutes' then
+      run_at := p_from + interval '30 minutes';
+    end if;
+  else
+    v_anchor_date := case v_anchor when 'wedding_date' then p_client.wedding_date else p_client.booking_date end;
+    if v_anchor_date is null then
+      run_at := p_from;
+      skip_reason := format('the couple has no %s', replace(v_anchor, '_', ' '));
+      return;
+    end if;
+    run_at := ((v_anchor_date + v_days) + coalesce(v_at, time '10:00')) at time zone v_tz
+      + make_interval(mins => v_minutes);
+    if run_at < p_from then
+      if coalesce(p_timing ->> 'if_past', 'send_now') = 'skip' then
+        skip_reason := format('the scheduled time %s had already passed', run_at);
+      end if;
+      run_at := p_from;
+    end if;
+  end if;
+  -- Nothing marketing-like on the wedding day itself: move it to the next day, same local time.
+  if p_module in ('review', 'referral') and p_client.wedding_date is not null
+     and (run_at at time zone v_tz)::date = p_client.wedding_date then
+    run_at := ((p_client.wedding_date + 1) + (run_at at time zone v_tz)::time) at time zone v_tz;
+  end if;
+end
+$$;
+comment on function public.step_run_at(jsonb, public.module_type, public.clients, text, timestamptz) is
+  'When a step runs: relative to the previous step, or anchored to the booking or wedding date at a local '
+  'time in the couple''s zone (the supplier''s when the couple has none); wedding-week cap and no marketing '
+  'on the wedding day. skip_reason is set when the step cannot or must not run.';
+
+create function public.plan_runs(p_instance_ids uuid[]) returns void
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_skipped jsonb;
+begin
+  with planned as (
+    select i.id as instance_id, i.supplier_id, s.id as step_id, s.module_type, p.run_at, p.skip_reason,
+      (select count(*) from public.module_runs r where r.journey_instance_id = i.id and r.step_id = s.id) + 1 as visit
+    from public.journey_instances i
+    join public.journey_steps s on s.id = i.current_step_id
+    join public.clients c on c.id = i.client_id
+    join public.suppliers sp on sp.id = i.supplier_id
+    cross join lateral public.step_run_at(s.timing, s.module_type, c, sp.time_zone, now()) p
+    where i.id = any (p_instance_ids) and i.status = 'active'
+  ),
+  inserted as (
+    insert into public.module_runs (
+      supplier_id, journey_instance_id, step_id, module_type, status, run_at, idempotency_key, last_error, completed_at
+    )
+    select supplier_id, instance_id, step_id, module_type,
+      case when skip_reason is null then 'pending' else 'skipped' end::public.run_status,
+      run_at, format('%s:%s:%s', instance_id, step_id, visit),
+      case when skip_reason is not null
+        then jsonb_build_object('kind', 'skipped', 'code', 'not_scheduled', 'message', skip_reason) end,
+      case when skip_reason is not null then now() end
+    from planned
+    on conflict (idempotency_key) do nothing
+    returning journey_instance_id, step_id, status
+  )
+  select jsonb_agg(jsonb_build_object('instance_id', journey_instance_id, 'step_id', step_id))
+  into v_skipped
+  from inserted where status = 'skipped';
+
+  if v_skipped is not null then
+    perform public.advance_instances(v_skipped);
+  end if;
+end
+$$;
+comment on function public.plan_runs(uuid[]) is
+  'Inserts the module run for each instance''s current step (the outbox row, in the transition''s '
+  'transaction), keyed instance:step:visit so a repeated transition cannot enqueue twice.';
+
+create function public.advance_instances(p_done jsonb) returns void
+language sql security definer
+set search_path = ''
+as $$
+  update public.journey_instances i
+  set current_step_id = coalesce(nx.next_step_id, i.current_step_id),
+      status = case when nx.next_step_id is null then 'completed' else i.status end,
+      completed_at = case when nx.next_step_id is null then now() end,
+      updated_at = now()
+  from (
+    select d.instance_id, d.step_id, (
+      select s2.id from public.journey_steps s1
+      join public.journey_steps s2 on s2.journey_id = s1.journey_id and s2.position > s1.position
+      where s1.id = d.step_id
+      order by s2.position limit 1
+    ) as next_step_id
+    from jsonb_to_recordset(p_done) as d(instance_id uuid, step_id uuid)
+  ) nx
+  where i.id = nx.instance_id and i.current_step_id = nx.step_id and i.status = 'active'
+$$;
+comment on function public.advance_instances(jsonb) is
+  'Moves each journey instance from the given step to the next one (or completes it). Guarded on the '
+  'current step, so a late or repeated completion cannot advance twice.';
+
+create function public.on_journey_instances_inserted() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  perform public.plan_runs(array(select id from new_rows where current_step_id is not null));
+  return null;
+end
+$$;
+
+create function public.on_journey_instances_moved() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  perform public.plan_runs(array(
+    select n.id from new_rows n join old_rows o on o.id = n.id
+    where n.current_step_id is distinct from o.current_step_id and n.current_step_id is not null
+  ));
+  return null;
+end
+$$;
+
+create function public.on_journey_instance_start() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if new.current_step_id is null then
+    select id into new.current_step_id from public.journey_steps
+    where journey_id = new.journey_id order by position limit 1;
+  end if;
+  return new;
+end
+$$;
+
+-- Statement-level triggers: a bulk transition plans all its runs in one set-based insert.
+create trigger journey_instances_10_start before insert on public.journey_instances
+  for each row execute function public.on_journey_instance_start();
+create trigger journey_instances_20_plan_inserted after insert on public.journey_instances
+  referencing new table as new_rows
+  for each statement execute function public.on_journey_instances_inserted();
+create trigger journey_instances_20_plan_moved after update on public.journey_instances
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function public.on_journey_instances_moved();
+
+-- Re-planning when the dates a step is anchored to change --------------------------------------
+
+create function public.on_client_dates_changed() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  update public.module_runs r
+  set run_at = case when p.skip_reason is null then p.run_at else r.run_at end,
+      status = case when p.skip_reason is null then r.status else 'skipped' end,
+      last_error = case when p.skip_reason is null then r.last_error
+        else jsonb_build_object('kind', 'skipped', 'code', 'not_scheduled', 'message', p.skip_reason) end,
+      completed_at = case when p.skip_reason is null then null else now() end,
+      updated_at = now()
+  from public.journey_instances i
+  join public.suppliers sp on sp.id = i.supplier_id,
+  public.journey_steps s
+  cross join lateral public.step_run_at(s.timing, s.module_type, new, sp.time_zone, now()) p
+  where i.client_id = new.id and r.journey_instance_id = i.id and s.id = r.step_id
+    and r.status = 'pending'
+    and s.timing ->> 'anchor' in ('wedding_date', 'booking_date');
+  return null;
+end
+$$;
+comment on function public.on_client_dates_changed() is
+  'Re-plans the couple''s pending runs anchored to a date that changed; a run whose new time has '
+  'passed follows its step''s if_past rule (send now or skip).';
+
+create trigger clients_20_replan after update of wedding_date, booking_date, time_zone on public.clients
+  for each row
+  when (new.wedding_date is distinct from old.wedding_date
+        or new.booking_date is distinct from old.booking_date
+        or new.time_zone is distinct from old.time_zone)
+  execute function public.on_client_dates_changed();
+
+-- Kicks: pg_net calls to the module functions, coalesced -----------------------------------------
+
+create function public.invoke_token() returns text
+language plpgsql stable security definer
+set search_path = ''
+as $$
+declare
+  v_secret text;
+  v_header text;
+  v_payload text;
+begin
+  select decrypted_secret into v_secret from vault.decrypted_secrets where name = 'functions_invoke_secret';
+  if v_secret is null then
+    raise exception 'Cannot invoke module functions: Vault secret "functions_invoke_secret" is missing'
+      using hint = 'select vault.create_secret(encode(extensions.gen_random_bytes(32), ''hex''), ''functions_invoke_secret'');';
+  end if;
+  v_header := translate(encode(convert_to('{"alg":"HS256","typ":"JWT"}', 'utf8'), 'base64'), E'+/=\n', '-_');
+  v_payload := translate(encode(convert_to(json_build_object(
+    'iss', 'journeys-db',
+    'aud', 'module-functions',
+    'iat', extract(epoch from now())::bigint,
+    'exp', extract(epoch from now())::bigint + 300
+  )::text, 'utf8'), 'base64'), E'+/=\n', '-_');
+  return v_header || '.' || v_payload || '.' || translate(encode(
+    extensions.hmac(convert_to(v_header || '.' || v_payload, 'utf8'), convert_to(v_secret, 'utf8'), 'sha256'),
+    'base64'), E'+/=\n', '-_');
+end
+$$;
+comment on function public.invoke_token() is
+  'A 5-minute HS256 JWT (iss journeys-db, aud module-functions) signed with the Vault secret '
+  'functions_invoke_secret; module functions verify it with jose and refuse anything else with 401.';
+
+create function public.kick(p_module public.module_type, p_force boolean default false) returns boolean
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_url text;
+begin
+  -- Only the first caller in each 250 ms window sends a request; concurrent callers see the new
+  -- kicked_at once it commits and skip. A function that is already draining picks their runs up.
+  update public.dispatch_state set kicked_at = clock_timestamp()
+  where module_type = p_module and (p_force or kicked_at < clock_timestamp() - interval '250 milliseconds');
+  if not found then
+    return false;
+  end if;
+  select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
+  if v_url is null then
+    raise warning 'Cannot kick module-%: Vault secret "project_url" is missing', p_module;
+    return false;
+  end if;
+  perform net.http_post(
+    url := rtrim(v_url, '/') || '/functions/v1/module-' || p_module,
+    body := jsonb_build_object('action', 'drain'),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || public.invoke_token()),
+    timeout_milliseconds := 5000
+  );
+  return true;
+end
+$$;
+comment on function public.kick(public.module_type, boolean) is
+  'Asks module-<type> to drain its due runs, through pg_net (sent after commit). Coalesced: at most one '
+  'request per module per 250 ms, whatever the number of transitions.';
+
+create function public.on_module_runs_inserted() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_module public.module_type;
+begin
+  for v_module in
+    select distinct module_type from new_rows where status = 'pending' and run_at <= now() + interval '1 second'
+  loop
+    perform public.kick(v_module);
+  end loop;
+  return null;
+end
+$$;
+
+create trigger module_runs_20_kick after insert on public.module_runs
+  referencing new table as new_rows
+  for each statement execute function public.on_module_runs_inserted();
+
+-- Claims and outcomes ------------------------------------------------------------------------------
+
+create function public.claim_runs(p_module public.module_type, p_limit integer, p_lease_seconds integer default 60)
+returns setof public.module_runs
+language sql security definer
+set search_path = ''
+as $$
+  with due as (
+    select id from public.module_runs
+    where module_type = p_module and status = 'pending' and run_at <= now()
+    order by run_at
+    limit p_limit
+    for update skip locked
+  )
+  update public.module_runs r
+  set status = 'running',
+      attempts = r.attempts + 1,
+      lease_expires_at = now() + make_interval(secs => p_lease_seconds),
+      updated_at = now()
+  from due
+  where r.id = due.id
+  returning r.*
+$$;
+comment on function public.claim_runs(public.module_type, integer, integer) is
+  'Claims up to p_limit due runs of a module for one worker: FOR UPDATE SKIP LOCKED, so concurrent '
+  'claimers never share a run; the lease hands the run out again if the worker dies.';
+
+create function public.retry_delay(p_attempts integer, p_retry_after_s double precision default null)
+returns interval
+language sql volatile
+set search_path = ''
+as $$
+  select make_interval(secs => greatest(
+    coalesce(p_retry_after_s, 0),
+    least(3600, 5 * power(2, least(greatest(p_attempts, 1) - 1, 10))) * (0.75 + random() * 0.5)
+  ))
+$$;
+comment on function public.retry_delay(integer, double precision) is
+  'Exponential backoff with jitter: 5 s, 10 s, 20 s ... capped at 1 h, never sooner than Retry-After.';
+
+create function public.record_outcomes(p_outcomes jsonb) returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_done jsonb;
+  v_messages jsonb;
+  v_count integer;
+begin
+  with o as (
+    select * from jsonb_to_recordset(p_outcomes) as x(
+      run_id bigint, attempt integer, kind text, replay_safe boolean, provider text,
+      provider_message_id text, channel text, recipient text, error jsonb,
+      retry_after_s double precision, defer_until timestamptz, result jsonb
+    )
+  ),
+  decided as (
+    select o.*, r.max_attempts,
+      case
+        when o.kind in ('succeeded', 'skipped') then o.kind
+        when o.kind = 'permanent' then 'dead'
+        when o.kind = 'deferred' then 'pending'
+        when o.kind = 'unknown' and not coalesce(o.replay_safe, false) then 'unknown'
+        when r.attempts >= r.max_attempts then 'dead'
+        else 'pending'
+      end as next_status
+    from o join public.module_runs r on r.id = o.run_id
+    where r.status = 'running' and r.attempts = o.attempt
+  ),
+  updated as (
+    update public.module_runs r
+    set status = d.next_status::public.run_status,
+        run_at = case
+          when d.kind = 'deferred' then d.defer_until
+          when d.next_status = 'pending' then now() + public.retry_delay(r.attempts, d.retry_after_s)
+          else r.run_at end,
+        attempts = case when d.kind = 'deferred' then r.attempts - 1 else r.attempts end,
+        lease_expires_at = null,
+        last_error = case
+          when d.kind in ('succeeded', 'deferred') then r.last_error
+          when d.next_status = 'dead' and d.kind <> 'permanent' then d.error || jsonb_build_object(
+            'message', format('gave up after %s attempts: %s', r.attempts, d.error ->> 'message'))
+          else d.error end,
+        provider = coalesce(d.provider, r.provider),
+        provider_message_id = coalesce(d.provider_message_id, r.provider_message_id),
+        result = coalesce(d.result, r.result),
+        completed_at = case when d.next_status in ('succeeded', 'skipped', 'dead') then now() end,
+        updated_at = now()
+    from decided d
+    where r.id = d.run_id
+    returning r.id, r.supplier_id, r.journey_instance_id, r.step_id, r.status, r.provider,
+      r.provider_message_id, d.channel, d.recipient
+  ),
+  delivered as (
+    insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
+    select id, supplier_id, channel, provider, provider_message_id, recipient from updated
+    where status = 'succeeded' and provider_message_id is not null and channel is not null
+    on conflict (provider, provider_message_id) do nothing
+    returning provider, provider_message_id
+  )
+  select
+    (select jsonb_agg(jsonb_build_object('instance_id', journey_instance_id, 'step_id', step_id))
+      from updated where status in ('succeeded', 'skipped')),
+    (select jsonb_agg(jsonb_build_object('provider', provider, 'id', provider_message_id)) from delivered),
+    (select count(*) from updated)
+  into v_done, v_messages, v_count;
+
+  insert into public.integration_calls (supplier_id, run_id, provider, operation, http_status, duration_ms, error_code, attempt, outcome)
+  select r.supplier_id, r.id, c.provider, c.operation, c.http_status, c.duration_ms, c.error_code, o.attempt, o.kind
+  from jsonb_to_recordset(p_outcomes) as o(run_id bigint, attempt integer, kind text, calls jsonb)
+  join public.module_runs r on r.id = o.run_id
+  cross join lateral jsonb_to_recordset(coalesce(o.calls, '[]')) as c(
+    provider text, operation text, http_status integer, duration_ms integer, error_code text
+  );
+
+  if v_messages is not null then
+    -- Webhooks that arrived before the delivery row existed are applied now, oldest first.
+    perform public.apply_webhook_event(e.id)
+    from public.webhook_events e
+    join jsonb_to_recordset(v_messages) as m(provider text, id text)
+      on e.provider = m.provider and e.provider_message_id = m.id
+    where e.processed_at is null
+    order by e.occurred_at, e.id;
+  end if;
+
+  if v_done is not null then
+    perform public.advance_instances(v_done);
+  end if;
+  return v_count;
+end
+$$;
+comment on function public.record_outcomes(jsonb) is
+  'Records a batch of run outcomes in one call: succeeded (delivery written, journey advances), skipped '
+  '(with a reason; journey advances), deferred (to defer_until, attempt not counted), transient or '
+  'replay-safe unknown (retry with backoff, dead after max_attempts), permanent (dead with the reason), '
+  'unknown (held for reconciliation). Fenced on the attempt, so a worker whose lease expired cannot '
+  'overwrite the run''s newer state. Also writes the integration_calls audit.';
+
+create function public.redrive_run(p_run_id bigint) returns boolean
+language sql security definer
+set search_path = ''
+as $$
+  update public.module_runs
+  set status = 'pending', run_at = now(), attempts = 0, completed_at = null, updated_at = now()
+  where id = p_run_id and status in ('dead', 'unknown')
+  returning true
+$$;
+comment on function public.redrive_run(bigint) is 'Sends a dead or unknown run through the pipeline again (same idempotency key).';
+
+-- Sweeps ------------------------------------------------------------------------------------------
+
+create function public.sweep() returns jsonb
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_expired integer;
+  v_kicked text[] := '{}';
+  v_module public.module_type;
+begin
+  with expired as (
+    update public.module_runs
+    set status = case when attempts >= max_attempts then 'dead' else 'pending' end::public.run_status,
+        run_at = now(),
+        lease_expires_at = null,
+        last_error = case when attempts >= max_attempts then jsonb_build_object(
+          'kind', 'transient', 'code', 'lease_expired',
+          'message', format('gave up after %s attempts: the worker''s lease expired', attempts))
+          else last_error end,
+        completed_at = case when attempts >= max_attempts then now() end,
+        updated_at = now()
+    where status = 'running' and lease_expires_at < now()
+    returning 1
+  )
+  select count(*) into v_expired from expired;
+
+  foreach v_module in array enum_range(null::public.module_type) loop
+    if exists (
+      select 1 from public.module_runs
+      where module_type = v_module and status = 'pending' and run_at <= now()
+    ) and public.kick(v_module) then
+      v_kicked := v_kicked || v_module::text;
+    end if;
+  end loop;
+  return jsonb_build_object('expired_leases', v_expired, 'kicked', to_jsonb(v_kicked));
+end
+$$;
+comment on function public.sweep() is
+  'Run by pg_cron: hands out runs whose lease expired (dead after max_attempts) and kicks every module '
+  'that has due runs (delayed sends, retries, anything a lost kick left behind).';
+
+revoke execute on function
+  public.step_run_at(jsonb, public.module_type, public.clients, text, timestamptz),
+  public.plan_runs(uuid[]),
+  public.advance_instances(jsonb),
+  public.invoke_token(),
+  public.kick(public.module_type, boolean),
+  public.claim_runs(public.module_type, integer, integer),
+  public.retry_delay(integer, double precision),
+  public.record_outcomes(jsonb),
+  public.redrive_run(bigint),
+  public.sweep()
+from public, anon, authenticated;
