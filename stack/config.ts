@@ -1,7 +1,7 @@
 /** Where the local stack lives: ports, paths and the well-known local credentials (never used in production). */
-import { fromFileUrl } from "node:path";
+import { fileURLToPath } from "node:url";
 
-export const root = fromFileUrl(new URL("..", import.meta.url)).replace(/\/$/, "");
+export const root = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 export const stackDir = `${root}/.stack`;
 
 export const ports = {
@@ -19,6 +19,21 @@ export const jwtSecret = "super-secret-jwt-token-with-at-least-32-characters-lon
 export const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
 export const simulatorUrl = `http://127.0.0.1:${ports.simulator}`;
 
+/** Files and folders of the local stack, all under `.stack/` (git-ignored). */
+export const stackPaths = {
+  /** Logs of the daemon, the functions and Postgres. */
+  logs: `${stackDir}/logs`,
+  /** Pid of the background daemon (gateway, net worker, simulator); its mtime is the daemon's start time. */
+  daemonPid: `${stackDir}/daemon.pid`,
+  /** The Vault stand-in's encryption key: outside the database, readable only by the server's OS user. */
+  vaultKey: `${stackDir}/vault.key`,
+  /** The managed PostgreSQL cluster (data directory, socket directory). */
+  pg: `${stackDir}/pg`,
+} as const;
+
+/** The local Postgres superuser and its password (scram), as `supabase start` has them. */
+export const dbCredentials = { user: "postgres", password: "postgres" } as const;
+
 /** The database URL of the local stack, or the one given in SUPABASE_DB_URL. */
 export function dbUrl(database = "postgres"): string {
   const given = Deno.env.get("SUPABASE_DB_URL");
@@ -28,4 +43,9 @@ export function dbUrl(database = "postgres"): string {
     return url.toString();
   }
   return `postgresql://postgres:postgres@127.0.0.1:${ports.postgres}/${database}`;
+}
+
+/** True when SUPABASE_DB_URL points at an existing database, so the stack manages no cluster of its own. */
+export function usesExternalDatabase(): boolean {
+  return Boolean(Deno.env.get("SUPABASE_DB_URL"));
 }

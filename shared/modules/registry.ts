@@ -1,0 +1,9 @@
+// Step config schemas per module type: one place the journey builder's writes are validated.
+import type { z } from "zod";
+import type { ModuleType } from "../runs/types.ts";
+import { emailStepConfig } from "./email/config.ts";
+
+/** The config schema of each module type that is implemented. */
+export const stepConfigSchemas: Partial<Record<ModuleType, z.ZodType>> = {
+  email: emailStepConfig,
+};

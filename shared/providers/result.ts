@@ -1,0 +1,19 @@
+// What a provider adapter returns: accepted with the provider's id, or a classified failure.
+import type { IntegrationCall, RunError } from "../runs/types.ts";
+
+/** A provider call's result. `unknown` means the request may have been acted on (timeout, reset). */
+export type SendResult =
+  & { call: IntegrationCall }
+  & (
+    | { ok: true; provider_message_id: string }
+    | { ok: false; failure: "transient" | "permanent" | "unknown"; error: RunError; retry_after_s?: number }
+  );
+
+/** Parses a Retry-After header given in seconds or as an HTTP date; undefined when absent or bad. */
+export function retryAfterSeconds(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
+}

@@ -1,0 +1,133 @@
+// The drain loop of a module function: claim due runs in batches, execute them concurrently within a
+// limit, and record outcomes in batches. Stateless: a crash loses nothing, the leases expire.
+import type { Sql } from "../db/client.ts";
+import { claimRuns, recordOutcomes } from "./store.ts";
+import type { Attempt, ModuleExecutor, ModuleRun, ModuleType } from "./types.ts";
+
+/** How a drain behaves. */
+export type DrainOptions = {
+  module: ModuleType;
+  /** Provider calls kept in flight. */
+  concurrency: number;
+  /** Runs per claim query. */
+  batch: number;
+  leaseSeconds: number;
+  /** Keep polling this long once nothing is due, so runs enqueued meanwhile need no new kick. */
+  lingerMs: number;
+  /** Stop claiming after this long. */
+  maxMs: number;
+  /** Poll interval while idle. */
+  pollMs?: number;
+  /** Outcomes recorded per SQL call at most. */
+  recordBatch?: number;
+  /** Asked when the linger has run out: true means a kick arrived meanwhile, so keep polling. */
+  keepGoing?: () => boolean;
+};
+
+/** What one drain did. */
+export type DrainSummary = { claimed: number; recorded: number; failed_records: number; ms: number };
+
+/** Injected platform pieces (so tests control time). */
+export type DrainDeps = {
+  sql: Sql;
+  executor: ModuleExecutor;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  log?: (line: string) => void;
+};
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Buffers finished attempts and records them in batches, one SQL call at a time. */
+class OutcomeRecorder {
+  #pending: { run: ModuleRun; attempt: Attempt }[] = [];
+  #flushing: Promise<void> | null = null;
+  recorded = 0;
+  failed = 0;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly batch: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  add(run: ModuleRun, attempt: Attempt): void {
+    this.#pending.push({ run, attempt });
+    if (!this.#flushing) this.#flushing = this.#flushLoop();
+  }
+
+  async #flushLoop(): Promise<void> {
+    // Yield once so outcomes finishing together share one call.
+    await Promise.resolve();
+    while (this.#pending.length > 0) {
+      const chunk = this.#pending.splice(0, this.batch);
+      try {
+        this.recorded += await recordOutcomes(this.sql, chunk);
+      } catch (error) {
+        // The runs stay 'running' and their leases expire: they are retried, never lost. Providers
+        // deduplicate on the run's idempotency key.
+        this.failed += chunk.length;
+        this.log(`record_outcomes failed for ${chunk.length} runs: ${(error as Error).message}`);
+      }
+    }
+    this.#flushing = null;
+  }
+
+  async settle(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+}
+
+/** Drains due runs of one module until none are due for `lingerMs`, or `maxMs` has passed. */
+export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainSummary> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  const log = deps.log ?? console.error;
+  const pollMs = opts.pollMs ?? 20;
+  const recorder = new OutcomeRecorder(deps.sql, opts.recordBatch ?? 200, log);
+  const started = now();
+  const inflight = new Set<Promise<void>>();
+  let claimed = 0;
+  let idleSince: number | null = null;
+
+  const execute = (run: ModuleRun, exec: (run: ModuleRun) => Promise<Attempt>) => {
+    const task = exec(run)
+      .catch((error): Attempt => ({
+        outcome: {
+          kind: "transient",
+          error: { code: "internal_error", message: `module failed: ${(error as Error)?.name ?? "error"}` },
+        },
+        calls: [],
+      }))
+      .then((attempt) => recorder.add(run, attempt))
+      .finally(() => inflight.delete(task));
+    inflight.add(task);
+  };
+
+  while (now() - started < opts.maxMs) {
+    const free = opts.concurrency - inflight.size;
+    if (inflight.size === 0 || free >= Math.max(1, Math.min(opts.batch, opts.concurrency >> 1))) {
+      const runs = await claimRuns(deps.sql, opts.module, Math.min(free, opts.batch), opts.leaseSeconds);
+      if (runs.length > 0) {
+        idleSince = null;
+        claimed += runs.length;
+        const exec = await deps.executor.prepare(runs);
+        for (const run of runs) execute(run, exec);
+        continue;
+      }
+    }
+    if (inflight.size > 0) {
+      await Promise.race(inflight);
+      continue;
+    }
+    idleSince ??= now();
+    if (now() - idleSince >= opts.lingerMs) {
+      if (!opts.keepGoing?.()) break;
+      idleSince = now();
+    }
+    await sleep(pollMs);
+  }
+  await Promise.all(inflight);
+  await recorder.settle();
+  return { claimed, recorded: recorder.recorded, failed_records: recorder.failed, ms: now() - started };
+}

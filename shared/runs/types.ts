@@ -1,0 +1,60 @@
+// The module run and the outcomes a module reports for it (mirrors public.module_runs and record_outcomes).
+
+/** The seven module types (public.module_type). */
+export const MODULE_TYPES = ["email", "sms", "form", "meeting", "info", "review", "referral"] as const;
+/** One module type. */
+export type ModuleType = typeof MODULE_TYPES[number];
+
+/** A claimed row of public.module_runs. */
+export type ModuleRun = {
+  id: number;
+  supplier_id: string;
+  journey_instance_id: string;
+  step_id: string;
+  module_type: ModuleType;
+  status: string;
+  run_at: Date;
+  attempts: number;
+  max_attempts: number;
+  idempotency_key: string;
+};
+
+/** A stored run error: a stable code and a reason for a person; never secrets or message bodies. */
+export type RunError = { code: string; message: string; provider?: string; http_status?: number };
+
+/** One provider call, for the integration_calls audit. */
+export type IntegrationCall = {
+  provider: string;
+  operation: string;
+  http_status: number | null;
+  duration_ms: number;
+  error_code: string | null;
+};
+
+/** What happened to a run in one attempt. */
+export type Outcome =
+  | {
+    kind: "succeeded";
+    provider: string;
+    provider_message_id?: string;
+    channel?: "email" | "sms" | "whatsapp";
+    recipient?: string;
+    result?: Record<string, unknown>;
+  }
+  | { kind: "skipped"; error: RunError }
+  | { kind: "deferred"; defer_until: Date; error?: RunError }
+  | { kind: "transient"; error: RunError; retry_after_s?: number }
+  | { kind: "permanent"; error: RunError }
+  | { kind: "unknown"; error: RunError; replay_safe: boolean };
+
+/** An outcome with the provider calls made on the way. */
+export type Attempt = { outcome: Outcome; calls: IntegrationCall[] };
+
+/** Executes the runs of one module type. */
+export interface ModuleExecutor {
+  /**
+   * Loads what a claimed batch needs (one query for the whole batch) and returns the function that
+   * executes one run of it. It must not throw for a single bad run: that run's attempt says why.
+   */
+  prepare(runs: ModuleRun[]): Promise<(run: ModuleRun) => Promise<Attempt>>;
+}

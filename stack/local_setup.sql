@@ -1,0 +1,13 @@
+-- Local-only set-up run by `npm run stack -- up` after migrations: the Vault secrets the pipeline
+-- reads (on hosted Supabase an operator creates them once, see docs/deploy.md).
+do $$
+begin
+  if not exists (select 1 from vault.secrets where name = 'project_url') then
+    perform vault.create_secret('http://127.0.0.1:54321', 'project_url', 'Base URL of the functions (local gateway)');
+  end if;
+  if not exists (select 1 from vault.secrets where name = 'functions_invoke_secret') then
+    perform vault.create_secret(encode(extensions.gen_random_bytes(32), 'hex'), 'functions_invoke_secret',
+      'Signs the tokens pg_net kicks carry to module functions');
+  end if;
+end
+$$;
