@@ -41,8 +41,8 @@ export function journeyStepsHandler(deps: { sql: Sql; log?: (line: string) => vo
         const [row] = await tx`
           insert into public.journey_steps (journey_id, supplier_id, position, module_type, config, timing)
           values (${body.journey_id}::uuid, ${journey.supplier_id}::uuid, ${body.position},
-            ${body.module_type}::public.module_type, ${JSON.stringify(config)}::jsonb,
-            ${JSON.stringify(body.timing)}::jsonb)
+            ${body.module_type}::public.module_type, ${JSON.stringify(config)}::text::jsonb,
+            ${JSON.stringify(body.timing)}::text::jsonb)
           returning id, journey_id, position, module_type, config, timing`;
         return row;
       });

@@ -10,13 +10,13 @@ create type public.delivery_status as enum (
 create type public.journey_instance_status as enum ('active', 'completed', 'cancelled');
 
 create function public.is_time_zone(tz text) returns boolean
-language sql stable
+language sql stable strict
 set search_path = ''
 as $$ select exists (select 1 from pg_catalog.pg_timezone_names where name = tz) $$;
 comment on function public.is_time_zone(text) is 'True when tz is an IANA zone name Postgres knows (abbreviations are refused).';
 
 create function public.is_local_time(t text) returns boolean
-language sql immutable
+language sql immutable strict
 set search_path = ''
 as $$ select t ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$' $$;
 

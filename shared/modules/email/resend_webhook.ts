@@ -90,7 +90,7 @@ export function resendWebhookHandler(deps: ResendWebhookDeps): (req: Request) =>
     const [row] = await deps.sql<{ result: string }[]>`
       select public.receive_delivery_event(
         'resend', ${verified.id}, ${e.type}, ${supplier.data}::uuid, ${e.data.email_id ?? null},
-        ${status}::public.delivery_status, ${e.created_at}::timestamptz, ${JSON.stringify(payload)}::jsonb
+        ${status}::public.delivery_status, ${e.created_at}::timestamptz, ${JSON.stringify(payload)}::text::jsonb
       ) as result`;
     return json({ received: true, result: row.result });
   }, deps.log);
