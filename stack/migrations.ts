@@ -21,7 +21,7 @@ export async function applyMigrations(url: string, options: ApplyOptions = {}): 
   const args = ["db", "push", "--db-url", dbUrl.toString(), "--yes"];
   if (options.seed) args.push("--include-seed");
   const result = await run(supabaseCli, args, { cwd: options.workdir ?? root, check: false });
-  const output = `${result.stdout}\n${result.stderr}`.trim();
+  const output = `${result.stderr}\n${result.stdout}`.trim();
   if (!result.ok) throw new StackError(`supabase db push failed (exit ${result.code}):\n${output}`);
   for (const line of output.split("\n")) {
     if (/^(Applying|Seeding|Finished|Remote database is up to date)/.test(line.trim())) options.log?.(line.trim());
