@@ -25,6 +25,8 @@ export const stackPaths = {
   logs: `${stackDir}/logs`,
   /** Pid of the background daemon (gateway, net worker, simulator); its mtime is the daemon's start time. */
   daemonPid: `${stackDir}/daemon.pid`,
+  /** Hash of the database URL the running daemon serves (a daemon serving another one is restarted). */
+  daemonDb: `${stackDir}/daemon.db`,
   /** The Vault stand-in's encryption key: outside the database, readable only by the server's OS user. */
   vaultKey: `${stackDir}/vault.key`,
   /** The managed PostgreSQL cluster (data directory, socket directory). */
@@ -48,4 +50,10 @@ export function dbUrl(database = "postgres"): string {
 /** True when SUPABASE_DB_URL points at an existing database, so the stack manages no cluster of its own. */
 export function usesExternalDatabase(): boolean {
   return Boolean(Deno.env.get("SUPABASE_DB_URL"));
+}
+
+/** A hash naming a database URL (what the daemon records about the database it serves; no password in files). */
+export async function databaseTag(url: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(url));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -1,5 +1,5 @@
 /** The local stack's background process: the functions gateway, the pg_net worker and the provider simulator. */
-import { dbUrl, ports, stackPaths } from "./config.ts";
+import { databaseTag, dbUrl, ports, simulatorUrl, stackPaths } from "./config.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { type NetWorker, startNetWorker } from "./net_worker.ts";
 import { startSimulator } from "./simulator/server.ts";
@@ -13,6 +13,7 @@ export async function runDaemon(): Promise<void> {
   const log = logger("daemon");
   await Deno.mkdir(stackPaths.logs, { recursive: true });
   await Deno.writeTextFile(stackPaths.daemonPid, `${Deno.pid}\n`);
+  await Deno.writeTextFile(stackPaths.daemonDb, `${await databaseTag(dbUrl())}\n`);
   let simulator: { shutdown(): Promise<void> | void } | undefined;
   let worker: NetWorker | undefined;
   let gateway: Gateway | undefined;
@@ -28,7 +29,9 @@ export async function runDaemon(): Promise<void> {
     log("Stopped");
     Deno.exit(code);
   };
-  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) Deno.addSignalListener(signal, () => void stop(0));
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    Deno.addSignalListener(signal, () => void stop(0));
+  }
 
   try {
     log(`Starting (pid ${Deno.pid})`);
@@ -37,12 +40,35 @@ export async function runDaemon(): Promise<void> {
     log(`Simulator at ${started.url}`);
     worker = startNetWorker({ url: dbUrl(), log: logger("net-worker") });
     log("pg_net worker serving net.http_request_queue");
-    gateway = await startGateway({ port: ports.gateway, log: logger("gateway") });
+    gateway = await startGateway({ port: ports.gateway, log: logger("gateway"), env: functionsEnv() });
     log(`Gateway at ${gateway.url}/functions/v1/ (${gateway.pool.names().join(", ") || "no functions"})`);
   } catch (error) {
     log(`Start-up failed: ${error instanceof Error ? error.stack ?? error.message : error}`);
     await stop(1);
   }
 }
+
+/**
+ * Settings the local functions get: provider base URLs pointing at the simulator, plus the tuning
+ * knobs of shared/config.ts when the daemon's own environment sets them (the benchmark does).
+ */
+export function functionsEnv(): Record<string, string> {
+  const env: Record<string, string> = { RESEND_BASE_URL: `${simulatorUrl}/resend` };
+  for (const key of tuningKeys) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+const tuningKeys = [
+  "PROVIDER_TIMEOUT_MS",
+  "WORKER_CONCURRENCY",
+  "CLAIM_BATCH",
+  "LEASE_SECONDS",
+  "LINGER_MS",
+  "MAX_DRAIN_MS",
+  "DB_POOL_SIZE",
+];
 
 if (import.meta.main) await runDaemon();

@@ -37,8 +37,9 @@ interface Proc {
   child?: Deno.ChildProcess;
   ready: boolean;
   restarts: number;
-  everReady: Promise<void>;
-  markEverReady: () => void;
+  quickCrashes: number;
+  everReady: boolean;
+  alive: boolean;
   startedAt: number;
 }
 
@@ -63,6 +64,7 @@ const inheritedEnv = [
   "DENO_CERT",
   "DENO_TLS_CA_STORE",
   "SSL_CERT_FILE",
+  "XDG_CACHE_HOME",
 ];
 
 /** Per-function settings from `[functions.<name>]` in supabase/config.toml. */
@@ -115,8 +117,16 @@ export class FunctionPool {
     this.#env = await this.#buildEnv();
     await Deno.mkdir(this.#logsDir(), { recursive: true });
     const specs = await discoverFunctions(this.#options.root);
-    await Promise.all(specs.map((spec) => this.#add(spec)));
-    await Promise.all([...this.#procs.values()].map((proc) => this.#whenReady(proc, 60_000)));
+    for (const spec of specs) this.#add(spec);
+    // A function that cannot start (a syntax error, a crash at import) does not hold the others back:
+    // it is logged, keeps being restarted, and answers 503 meanwhile.
+    await Promise.all(
+      [...this.#procs.values()].map((proc) =>
+        this.#whenReady(proc, 60_000).catch((error) =>
+          this.#log(String(error instanceof Error ? error.message : error))
+        )
+      ),
+    );
     this.#lastScan = Date.now();
   }
 
@@ -134,13 +144,16 @@ export class FunctionPool {
     if (!proc && !this.#stopping && Date.now() - this.#lastScan > 1000 && /^[A-Za-z0-9_-]+$/.test(name)) {
       this.#lastScan = Date.now();
       const spec = (await discoverFunctions(this.#options.root)).find((candidate) => candidate.name === name);
-      if (spec && !this.#procs.has(name)) await this.#add(spec);
+      if (spec && !this.#procs.has(name)) this.#add(spec);
       proc = this.#procs.get(name);
     }
     if (!proc) return undefined;
     // A first start is waited for; a restart answers 503 at once so callers retry.
-    if (!proc.ready && proc.restarts === 0) await this.#whenReady(proc, 30_000).catch(() => {});
-    return { verifyJwt: proc.spec.verifyJwt, origin: proc.ready ? `http://127.0.0.1:${proc.port}` : undefined };
+    if (!proc.everReady) await this.#whenReady(proc, 30_000).catch(() => {});
+    return {
+      verifyJwt: proc.spec.verifyJwt,
+      origin: proc.ready ? `http://127.0.0.1:${proc.port}` : undefined,
+    };
   }
 
   /** Pid, port and restart count of every function (for tests and the benchmark, which read /proc/<pid>). */
@@ -148,7 +161,7 @@ export class FunctionPool {
     const functions: Record<string, FunctionState> = {};
     for (const [name, proc] of [...this.#procs].sort(([a], [b]) => a.localeCompare(b))) {
       functions[name] = {
-        pid: proc.child?.pid ?? null,
+        pid: proc.alive ? proc.child?.pid ?? null : null,
         port: proc.port,
         restarts: proc.restarts,
         ready: proc.ready,
@@ -179,15 +192,22 @@ export class FunctionPool {
     }));
   }
 
-  async #add(spec: Spec): Promise<void> {
-    let markEverReady!: () => void;
-    const everReady = new Promise<void>((resolve) => markEverReady = resolve);
-    const proc: Proc = { spec, port: await freePort(), ready: false, restarts: 0, everReady, markEverReady, startedAt: 0 };
+  #add(spec: Spec): void {
+    const proc: Proc = {
+      spec,
+      port: freePort(),
+      ready: false,
+      restarts: 0,
+      quickCrashes: 0,
+      everReady: false,
+      alive: false,
+      startedAt: 0,
+    };
     this.#procs.set(spec.name, proc);
-    await this.#spawn(proc);
+    this.#spawn(proc);
   }
 
-  async #spawn(proc: Proc): Promise<void> {
+  #spawn(proc: Proc): void {
     if (this.#stopping) return;
     proc.ready = false;
     proc.startedAt = Date.now();
@@ -202,6 +222,7 @@ export class FunctionPool {
       stderr: "piped",
     }).spawn();
     proc.child = child;
+    proc.alive = true;
     const logFile = `${this.#logsDir()}/function-${proc.spec.name}.log`;
     for (const stream of [child.stdout, child.stderr]) {
       Deno.open(logFile, { create: true, append: true })
@@ -220,7 +241,7 @@ export class FunctionPool {
         conn.close();
         if (proc.child !== child) return;
         proc.ready = true;
-        proc.markEverReady();
+        proc.everReady = true;
         if (proc.restarts > 0) this.#log(`${proc.spec.name} is back (pid ${child.pid}, port ${proc.port})`);
         return;
       } catch {
@@ -238,28 +259,39 @@ export class FunctionPool {
   #exited(proc: Proc, child: Deno.ChildProcess, status: Deno.CommandStatus): void {
     if (proc.child !== child) return;
     proc.ready = false;
+    proc.alive = false;
     if (this.#stopping) return;
     proc.restarts++;
-    // A process that crashes right after starting is restarted with growing delays (up to 5 s).
+    // Killed from outside (chaos tests, OOM killer): back at once. Crashing on its own soon after
+    // starting: a crash loop, restarted with growing delays (up to 5 s).
     const uptime = Date.now() - proc.startedAt;
-    const wait = uptime > 10_000 ? 50 : Math.min(5000, 100 * 2 ** Math.min(proc.restarts, 6));
+    proc.quickCrashes = status.signal === null && uptime < 10_000 ? proc.quickCrashes + 1 : 0;
+    const wait = proc.quickCrashes === 0 ? 50 : Math.min(5000, 100 * 2 ** Math.min(proc.quickCrashes, 6));
     const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
-    this.#log(`${proc.spec.name} (pid ${child.pid}) died with ${how}; restart #${proc.restarts} in ${wait} ms`);
-    setTimeout(() => this.#spawn(proc).catch((error) => this.#log(`${proc.spec.name}: restart failed: ${error}`)), wait);
+    this.#log(
+      `${proc.spec.name} (pid ${child.pid}) died with ${how}; restart #${proc.restarts} in ${wait} ms`,
+    );
+    setTimeout(() => {
+      try {
+        this.#spawn(proc);
+      } catch (error) {
+        this.#log(`${proc.spec.name}: restart failed: ${error}`);
+      }
+    }, wait);
   }
 
+  /** Waits until `proc` has accepted a connection once; fails on timeout or when it crash-loops. */
   async #whenReady(proc: Proc, timeoutMs: number): Promise<void> {
-    let timer: number | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`${proc.spec.name} did not start within ${timeoutMs} ms (see its log in .stack/logs)`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([proc.everReady, timeout]);
-    } finally {
-      clearTimeout(timer);
+    const deadline = Date.now() + timeoutMs;
+    while (!proc.everReady) {
+      const log = `${this.#logsDir()}/function-${proc.spec.name}.log`;
+      if (proc.quickCrashes >= 2) {
+        throw new Error(`${proc.spec.name} keeps crashing at start-up (see ${log})`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`${proc.spec.name} did not start within ${timeoutMs} ms (see ${log})`);
+      }
+      await delay(20);
     }
   }
 
@@ -334,7 +366,7 @@ export function parseDotenv(text: string): Record<string, string> {
   return result;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();

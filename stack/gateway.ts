@@ -26,7 +26,8 @@ export interface GatewayHandlerOptions {
   log?: (line: string) => void;
 }
 
-const hopByHop = [
+// Headers that belong to one connection, not to the request: never forwarded.
+const hopByHop = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -36,7 +37,11 @@ const hopByHop = [
   "trailer",
   "host",
   "content-length",
-];
+  "x-request-id",
+  "accept-encoding",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+]);
 
 /** Supabase's error bodies. */
 const notFound = { code: "NOT_FOUND", message: "Requested function was not found" };
@@ -46,7 +51,9 @@ const invalidJwt = { code: 401, message: "Invalid JWT" };
  * Builds the gateway's handler: routes `/functions/v1/<name><rest>` to the function as `/<name><rest>`
  * (the hosted runtime's path), enforces verify_jwt, passes `x-request-id` through (or sets one).
  */
-export function createGatewayHandler(options: GatewayHandlerOptions): (request: Request) => Promise<Response> {
+export function createGatewayHandler(
+  options: GatewayHandlerOptions,
+): (request: Request) => Promise<Response> {
   const key = new TextEncoder().encode(options.jwtSecret ?? localJwtSecret);
   const send = options.fetch ?? ((url: string, init: RequestInit) => fetch(url, init));
   const log = options.log ?? (() => {});
@@ -72,24 +79,28 @@ export function createGatewayHandler(options: GatewayHandlerOptions): (request: 
   return async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
     if (url.pathname === "/_gateway/status" && options.status) return json(200, options.status());
-    const match = url.pathname.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/);
-    if (!match) return json(404, notFound);
-    const name = decodeURIComponent(match[1]);
-    const target = await options.resolve(name);
-    if (!target) return json(404, notFound);
-    if (target.verifyJwt && request.method !== "OPTIONS" && !await verify(request.headers.get("authorization"))) {
-      return json(401, invalidJwt);
-    }
     const requestId = request.headers.get("x-request-id") ?? crypto.randomUUID();
+    const match = url.pathname.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/);
+    if (!match) return json(404, notFound, requestId);
+    const name = safeDecode(match[1]);
+    const target = name === undefined ? undefined : await options.resolve(name);
+    if (!target) return json(404, notFound, requestId);
+    if (
+      target.verifyJwt && request.method !== "OPTIONS" && !await verify(request.headers.get("authorization"))
+    ) {
+      return json(401, invalidJwt, requestId);
+    }
     if (!target.origin) {
       return json(503, { code: 503, message: `Function ${name} is restarting, retry shortly` }, requestId);
     }
-    const headers = new Headers(request.headers);
-    for (const header of hopByHop) headers.delete(header);
-    headers.set("x-request-id", requestId);
-    headers.set("accept-encoding", "identity");
-    headers.set("x-forwarded-host", url.host);
-    headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
+    const headers: [string, string][] = [];
+    for (const [name, value] of request.headers) if (!hopByHop.has(name)) headers.push([name, value]);
+    headers.push(
+      ["x-request-id", requestId],
+      ["accept-encoding", "identity"],
+      ["x-forwarded-host", url.host],
+      ["x-forwarded-proto", url.protocol.slice(0, -1)],
+    );
     const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
     let upstream: Response;
     try {
@@ -98,21 +109,33 @@ export function createGatewayHandler(options: GatewayHandlerOptions): (request: 
         headers,
         body: hasBody ? request.body : undefined,
         redirect: "manual",
-        signal: request.signal,
       });
     } catch (error) {
-      log(`${name}: ${request.method} ${url.pathname} failed: ${error instanceof Error ? error.message : error}`);
+      log(
+        `${name}: ${request.method} ${url.pathname} failed: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
       return json(503, { code: 503, message: `Function ${name} is unavailable, retry shortly` }, requestId);
     }
-    const responseHeaders = new Headers(upstream.headers);
-    for (const header of hopByHop) responseHeaders.delete(header);
-    responseHeaders.set("x-request-id", requestId);
+    const responseHeaders: [string, string][] = [["x-request-id", requestId]];
+    for (const [name, value] of upstream.headers) {
+      if (!hopByHop.has(name)) responseHeaders.push([name, value]);
+    }
     return new Response(upstream.body, {
       status: upstream.status,
       statusText: upstream.statusText,
       headers: responseHeaders,
     });
   };
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function json(status: number, body: unknown, requestId?: string): Response {
@@ -152,11 +175,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     status: () => pool.status(),
     log,
   });
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
+  // Listen once every function accepts connections, so that an answering gateway means a ready one.
+  await pool.start().catch(async (error) => {
+    await pool.shutdown();
+    throw error;
+  });
+  let server: Deno.HttpServer;
   try {
-    await pool.start();
+    server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
   } catch (error) {
-    await server.shutdown();
     await pool.shutdown();
     throw error;
   }

@@ -24,7 +24,9 @@ export async function applyMigrations(url: string, options: ApplyOptions = {}): 
   const output = `${result.stderr}\n${result.stdout}`.trim();
   if (!result.ok) throw new StackError(`supabase db push failed (exit ${result.code}):\n${output}`);
   for (const line of output.split("\n")) {
-    if (/^(Applying|Seeding|Finished|Remote database is up to date)/.test(line.trim())) options.log?.(line.trim());
+    if (/^(Applying|Seeding|Finished|Remote database is up to date)/.test(line.trim())) {
+      options.log?.(line.trim());
+    }
   }
 }
 
@@ -65,7 +67,10 @@ export async function appliedSeeds(url: string): Promise<string[]> {
 }
 
 /** True when a local migration is not applied yet, or (with `seed`) supabase/seed.sql was never run. */
-export async function hasPendingWork(url: string, options: { seed?: boolean; workdir?: string } = {}): Promise<boolean> {
+export async function hasPendingWork(
+  url: string,
+  options: { seed?: boolean; workdir?: string } = {},
+): Promise<boolean> {
   const workdir = options.workdir ?? root;
   const applied = new Set((await appliedMigrations(url)).map((row) => row.version));
   if ((await localMigrations(workdir)).some((migration) => !applied.has(migration.version))) return true;

@@ -82,10 +82,13 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
     wake?.();
   };
 
-  sql.listen("net_http_request", signal, signal).catch((error) => log(`LISTEN failed, polling only: ${error}`));
+  sql.listen("net_http_request", signal, signal).catch((error) =>
+    log(`LISTEN failed, polling only: ${error}`)
+  );
 
   let buffer: ResponseRow[] = [];
   let flushing: Promise<void> | undefined;
+  let lastFlushError = 0;
   const flush = (): Promise<void> => {
     flushing ??= (async () => {
       while (buffer.length > 0) {
@@ -95,17 +98,24 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
           await sql`
             insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg)
             select id, status_code, content_type, headers, content, timed_out, error_msg
-            from json_to_recordset(${JSON.stringify(rows)}::json) as r(
+            from jsonb_to_recordset(${sql.json(rows as unknown as postgres.JSONValue)}) as r(
               id bigint, status_code integer, content_type text, headers jsonb, content text,
               timed_out boolean, error_msg text)`;
         } catch (error) {
           if (stopped) return;
-          log(`Cannot record ${rows.length} responses yet: ${error}`);
+          if (Date.now() - lastFlushError > 30_000) {
+            log(`Cannot record ${rows.length} responses yet (retrying): ${error}`);
+          }
+          lastFlushError = Date.now();
           buffer = rows.concat(buffer).slice(-50_000);
           await delay(500);
         }
       }
-    })().finally(() => flushing = undefined);
+    })().finally(() => {
+      flushing = undefined;
+      // Rows that arrived while the last insert finished would otherwise wait for the next response.
+      if (buffer.length > 0 && !stopped) void flush();
+    });
     return flushing;
   };
 
@@ -117,13 +127,17 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
       const response = await doFetch(request.url, {
         method,
         headers: toHeaders(request.headers),
-        body: method === "GET" || method === "HEAD" ? undefined : request.body ?? undefined,
+        body: method === "GET" || method === "HEAD" || !request.body
+          ? undefined
+          : request.body as Uint8Array<ArrayBuffer>,
         redirect: "manual",
         signal: AbortSignal.timeout(request.timeout_milliseconds),
       });
       const content = await response.text();
       const headers: Record<string, string> = {};
-      response.headers.forEach((value, key) => headers[key] = key in headers ? `${headers[key]}, ${value}` : value);
+      response.headers.forEach((value, key) =>
+        headers[key] = key in headers ? `${headers[key]}, ${value}` : value
+      );
       row = {
         id: request.id,
         status_code: response.status,
@@ -135,7 +149,8 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
       };
       counters.completed++;
     } catch (error) {
-      const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
+      const timedOut = error instanceof DOMException &&
+        (error.name === "TimeoutError" || error.name === "AbortError");
       row = {
         id: request.id,
         status_code: null,
@@ -144,7 +159,9 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
         content: null,
         timed_out: timedOut,
         error_msg: timedOut
-          ? `Timeout of ${request.timeout_milliseconds} ms reached. Total time: ${(performance.now() - started).toFixed(1)} ms`
+          ? `Timeout of ${request.timeout_milliseconds} ms reached. Total time: ${
+            (performance.now() - started).toFixed(1)
+          } ms`
           : String(error instanceof Error ? error.message : error).slice(0, 1000),
       };
       counters.failed++;
@@ -155,6 +172,7 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
 
   const loop = async () => {
     let lastCleanup = 0;
+    let lastQueueError = 0;
     while (!stopped) {
       if (!more || inFlight.size >= maxInFlight) {
         await new Promise<void>((resolve) => {
@@ -180,10 +198,17 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
           returning q.id::text as id, q.method, q.url, q.headers, q.body, q.timeout_milliseconds`;
       } catch (error) {
         if (stopped) break;
-        log(`Cannot read the queue: ${error}`);
+        if (Date.now() - lastQueueError > 30_000) {
+          log(`Cannot read the queue (retrying every 500 ms): ${error}`);
+        }
+        lastQueueError = Date.now();
         more = true;
         await delay(500);
         continue;
+      }
+      if (lastQueueError) {
+        log("Reading the queue again");
+        lastQueueError = 0;
       }
       if (requests.length === limit) more = true;
       counters.taken += requests.length;
@@ -219,7 +244,9 @@ export function startNetWorker(options: NetWorkerOptions = {}): NetWorker {
 function toHeaders(headers: Record<string, unknown> | null): Headers {
   const result = new Headers();
   for (const [key, value] of Object.entries(headers ?? {})) {
-    if (value !== null && value !== undefined) result.set(key, typeof value === "string" ? value : JSON.stringify(value));
+    if (value !== null && value !== undefined) {
+      result.set(key, typeof value === "string" ? value : JSON.stringify(value));
+    }
   }
   return result;
 }

@@ -59,7 +59,9 @@ async function resolveClusterPaths(): Promise<ClusterPaths> {
   if (isRoot && await serverUserExists()) {
     await Deno.chmod(stackDir, 0o755);
     await Deno.chmod(stackPaths.logs, 0o755);
-    const reachable = await run("runuser", ["-u", serverUser, "--", "test", "-x", stackDir], { check: false });
+    const reachable = await run("runuser", ["-u", serverUser, "--", "test", "-x", stackDir], {
+      check: false,
+    });
     if (!reachable.ok) {
       base = `${(await passwdEntry(serverUser))?.home ?? "/var/lib/postgresql"}/journeys-stack-${tag}`;
       log = `${base}/postgres.log`;
@@ -128,13 +130,17 @@ export async function ensurePackages(log: (line: string) => void = console.log):
   for (const path of needed) if (!await exists(path)) missing.push(path);
   if (missing.length === 0 && await serverUserExists()) return;
   if (!isRoot) {
-    throw new StackError(`PostgreSQL 15 packages are missing (${missing.join(", ")}). Run as root:\n  ${installCommand}`);
+    throw new StackError(
+      `PostgreSQL 15 packages are missing (${missing.join(", ")}). Run as root:\n  ${installCommand}`,
+    );
   }
   log(`Installing ${requiredPackages.join(", ")} with apt-get (missing: ${missing.join(", ")})`);
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   await run("apt-get", ["update"], { env, inherit: true });
   await run("apt-get", ["install", "-y", ...requiredPackages], { env, inherit: true });
-  if (!await serverUserExists()) throw new StackError(`The "${serverUser}" OS user is still missing after apt-get install`);
+  if (!await serverUserExists()) {
+    throw new StackError(`The "${serverUser}" OS user is still missing after apt-get install`);
+  }
 }
 
 /** Creates the cluster's data directory with initdb if it does not exist yet. Returns true when it did. */
@@ -165,9 +171,13 @@ export async function initCluster(log: (line: string) => void = console.log): Pr
     await Deno.remove(pwfile).catch(() => {});
   }
   const conf = `${paths.data}/postgresql.conf`;
-  await Deno.writeTextFile(conf, "\n# Local stack settings (written by stack/postgres.ts on every start)\ninclude_if_exists = 'stack.conf'\n", {
-    append: true,
-  });
+  await Deno.writeTextFile(
+    conf,
+    "\n# Local stack settings (written by stack/postgres.ts on every start)\ninclude_if_exists = 'stack.conf'\n",
+    {
+      append: true,
+    },
+  );
   return true;
 }
 
@@ -211,13 +221,27 @@ export async function startPostgres(log: (line: string) => void = console.log): 
   const pid = await livePostmasterPid(paths.data);
   if (pid && changed) {
     log("Postgres settings changed: restarting the server");
-    await runAsServer(`${pgBin}/pg_ctl`, ["restart", "-D", paths.data, "-m", "fast", "-w", "-t", "120", "-s", "-l", paths.log], {
+    await runAsServer(`${pgBin}/pg_ctl`, [
+      "restart",
+      "-D",
+      paths.data,
+      "-m",
+      "fast",
+      "-w",
+      "-t",
+      "120",
+      "-s",
+      "-l",
+      paths.log,
+    ], {
       cwd: paths.base,
     });
   } else if (!pid) {
     await removeStaleLocks(paths);
-    if (!await portIsFree(ports.postgres)) {
-      throw new StackError(`Port ${ports.postgres} is taken by another process; stop it or set SUPABASE_DB_URL`);
+    if (!portIsFree(ports.postgres)) {
+      throw new StackError(
+        `Port ${ports.postgres} is taken by another process; stop it or set SUPABASE_DB_URL`,
+      );
     }
     await ensureServerDir(paths.socketDir, 0o755);
     await ensureServerFile(paths.log);
@@ -229,7 +253,9 @@ export async function startPostgres(log: (line: string) => void = console.log): 
     );
     if (!started.ok) {
       const tail = (await Deno.readTextFile(paths.log).catch(() => "")).split("\n").slice(-15).join("\n");
-      throw new StackError(`Postgres did not start (pg_ctl: ${started.stderr.trim()}). End of ${paths.log}:\n${tail}`);
+      throw new StackError(
+        `Postgres did not start (pg_ctl: ${started.stderr.trim()}). End of ${paths.log}:\n${tail}`,
+      );
     }
   }
   await waitForPostgres(dbUrl(), 60_000);
@@ -241,12 +267,16 @@ export async function stopPostgres(log: (line: string) => void = console.log): P
   const paths = await clusterPaths();
   if (!await livePostmasterPid(paths.data)) return;
   log("Stopping Postgres");
-  await runAsServer(`${pgBin}/pg_ctl`, ["stop", "-D", paths.data, "-m", "fast", "-w", "-t", "120", "-s"], { cwd: paths.base });
+  await runAsServer(`${pgBin}/pg_ctl`, ["stop", "-D", paths.data, "-m", "fast", "-w", "-t", "120", "-s"], {
+    cwd: paths.base,
+  });
 }
 
 /** Stops the managed cluster and deletes its data directory (the Vault key file is kept). */
 export async function destroyCluster(log: (line: string) => void = console.log): Promise<void> {
-  if (!managesCluster()) throw new StackError("SUPABASE_DB_URL is set: the stack manages no cluster to destroy");
+  if (!managesCluster()) {
+    throw new StackError("SUPABASE_DB_URL is set: the stack manages no cluster to destroy");
+  }
   await stopPostgres(log);
   const paths = await clusterPaths();
   log(`Removing ${paths.data}`);
@@ -256,7 +286,10 @@ export async function destroyCluster(log: (line: string) => void = console.log):
 }
 
 /** Opens a postgres.js client with the stack's defaults (notices silenced, one connection unless told). */
-export function connect(url = dbUrl(), options: postgres.Options<Record<string, postgres.PostgresType>> = {}): Sql {
+export function connect(
+  url = dbUrl(),
+  options: postgres.Options<Record<string, postgres.PostgresType>> = {},
+): Sql {
   return postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, ...options });
 }
 
@@ -335,11 +368,18 @@ async function terminateConnections(sql: Sql, database: string): Promise<void> {
     where datname = ${database} and pid <> pg_backend_pid()`;
 }
 
+/** The URL of database `name` on the stack's server (with SUPABASE_DB_URL: on that server). */
+export function databaseUrl(name: string): string {
+  const url = new URL(dbUrl());
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return url.toString();
+}
+
 function maintenanceUrl(...databases: (string | undefined)[]): string {
   for (const candidate of ["postgres", "template1"]) {
-    if (!databases.includes(candidate)) return dbUrl(candidate);
+    if (!databases.includes(candidate)) return databaseUrl(candidate);
   }
-  return dbUrl("template0");
+  return databaseUrl("template0");
 }
 
 async function writeSettings(paths: ClusterPaths): Promise<boolean> {
@@ -363,8 +403,11 @@ async function livePostmasterPid(dataDir: string): Promise<number | undefined> {
 }
 
 async function isPostgresProcess(pid: number): Promise<boolean> {
-  const comm = await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "");
-  return comm.trim() === "postgres" || comm.trim() === "postmaster";
+  // /proc/<pid>/stat is "pid (comm) state ...": a killed postmaster nobody reaped is a zombie, not a server.
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  const match = stat.match(/^\d+ \((.*)\) (\S)/);
+  return match !== null && (match[1] === "postgres" || match[1] === "postmaster") && match[2] !== "Z" &&
+    match[2] !== "X";
 }
 
 /** After a crash or reboot the lock files may name a pid that is now another process: remove them. */
@@ -380,7 +423,8 @@ async function removeStaleLocks(paths: ClusterPaths): Promise<void> {
   }
 }
 
-async function portIsFree(port: number): Promise<boolean> {
+/** True when nothing listens on 127.0.0.1:`port`. */
+export function portIsFree(port: number): boolean {
   try {
     const listener = Deno.listen({ hostname: "127.0.0.1", port });
     listener.close();
@@ -480,7 +524,11 @@ export async function run(cmd: string, args: string[], options: RunOptions = {})
     stderr: options.inherit ? "" : decoder.decode(output.stderr),
   };
   if (!result.ok && options.check !== false) {
-    throw new StackError(`${cmd} ${args.join(" ")} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+    throw new StackError(
+      `${cmd} ${args.join(" ")} failed (exit ${result.code}): ${
+        result.stderr.trim() || result.stdout.trim()
+      }`,
+    );
   }
   return result;
 }

@@ -73,7 +73,9 @@ async function inspect(sql: Sql, standin: Standin): Promise<{ real: boolean; has
     select
       (select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = ${standin.schema}) as comment,
       exists (select 1 from pg_namespace where nspname = ${standin.schema}) as schema_exists,
-      exists (select 1 from pg_available_extensions where name = ${standin.realExtension ?? ""}) as extension_available`;
+      exists (select 1 from pg_available_extensions where name = ${
+    standin.realExtension ?? ""
+  }) as extension_available`;
   const ours = row.comment?.startsWith(marker) ?? false;
   if (row.schema_exists && !ours) return { real: true };
   if (!row.schema_exists && row.extension_available) return { real: true };
@@ -87,7 +89,9 @@ async function inspect(sql: Sql, standin: Standin): Promise<{ real: boolean; has
 async function serverSideKeyFile(sql: Sql): Promise<string> {
   const [{ dir }] = await sql<{ dir: string }[]>`select current_setting('data_directory') as dir`;
   const path = `${dir}/stack_vault.key`;
-  const [{ present }] = await sql<{ present: boolean }[]>`select pg_stat_file(${path}, true) is not null as present`;
+  const [{ present }] = await sql<
+    { present: boolean }[]
+  >`select pg_stat_file(${path}, true) is not null as present`;
   if (!present) {
     const literal = path.replaceAll("'", "''");
     await sql.unsafe(

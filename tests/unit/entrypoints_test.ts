@@ -1,9 +1,9 @@
 // Every function entry point type-checks with its whole import graph (shared/ included), so a broken
 // import is caught before `supabase functions deploy`.
 import assert from "node:assert/strict";
-import { fromFileUrl } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const root = fromFileUrl(new URL("../..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 
 Deno.test("deno check passes for every supabase/functions/*/index.ts", async () => {
   const entries: string[] = [];
