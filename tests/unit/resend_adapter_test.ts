@@ -1,0 +1,88 @@
+// sendResendEmail() classifies every kind of Resend answer: accepted, transient, permanent, unknown.
+import assert from "node:assert/strict";
+import { sendResendEmail } from "../../shared/providers/email/resend.ts";
+
+const message = {
+  from: "Studio <hello@studio.example>",
+  to: "couple@example.com",
+  subject: "Hi",
+  html: "<p>Hi</p>",
+  text: "Hi",
+  tags: [{ name: "run", value: "1" }],
+};
+
+/** Serves `respond` on an ephemeral port for the duration of `fn`. */
+async function withServer(
+  respond: (req: Request) => Response | Promise<Response>,
+  fn: (baseUrl: string, seen: { path: string; headers: Headers }[]) => Promise<void>,
+) {
+  const seen: { path: string; headers: Headers }[] = [];
+  const ac = new AbortController();
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} }, (req) => {
+    seen.push({ path: new URL(req.url).pathname, headers: new Headers(req.headers) });
+    return respond(req);
+  });
+  try {
+    await fn(`http://127.0.0.1:${server.addr.port}`, seen);
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+}
+
+const error = (status: number, name: string, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify({ statusCode: status, name, message: `${name} happened` }), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+
+Deno.test("sendResendEmail() sends the idempotency key and returns the id when Resend accepts", async () => {
+  await withServer(() => Response.json({ id: "em_1" }), async (baseUrl, seen) => {
+    const r = await sendResendEmail({ apiKey: "re_x", baseUrl, timeoutMs: 2000 }, message, "run-key-1");
+    assert.equal(r.ok, true);
+    assert.equal(r.ok && r.provider_message_id, "em_1");
+    assert.equal(seen[0].headers.get("idempotency-key"), "run-key-1");
+    assert.equal(seen[0].headers.get("authorization"), "Bearer re_x");
+    assert.equal(seen[0].path, "/emails");
+  });
+});
+
+const cases: [string, () => Response, string, number | undefined][] = [
+  ["500", () => error(500, "application_error"), "transient", undefined],
+  ["429 with Retry-After", () => error(429, "rate_limit_exceeded", { "retry-after": "7" }), "transient", 7],
+  ["429 daily quota", () => error(429, "daily_quota_exceeded"), "transient", 3600],
+  ["409 concurrent request", () => error(409, "concurrent_idempotent_requests"), "transient", undefined],
+  ["409 key reused with another body", () => error(409, "invalid_idempotent_request"), "permanent", undefined],
+  ["422 validation", () => error(422, "invalid_from_address"), "permanent", undefined],
+  ["403 invalid key", () => error(403, "invalid_api_key"), "permanent", undefined],
+];
+for (const [what, respond, failure, retryAfter] of cases) {
+  Deno.test(`sendResendEmail() classifies ${what} as ${failure}`, async () => {
+    await withServer(respond, async (baseUrl) => {
+      const r = await sendResendEmail({ apiKey: "re_x", baseUrl, timeoutMs: 2000 }, message, "k");
+      assert.equal(r.ok, false);
+      if (r.ok) return;
+      assert.equal(r.failure, failure);
+      assert.equal(r.retry_after_s, retryAfter);
+      assert.ok(r.error.message.includes(String(r.call.http_status)));
+      assert.equal(r.call.error_code, r.error.code);
+    });
+  });
+}
+
+Deno.test("sendResendEmail() reports an unknown outcome when Resend does not answer in time", async () => {
+  let release = () => {};
+  const hang = new Promise<void>((resolve) => release = resolve);
+  await withServer(async () => {
+    await hang;
+    return Response.json({ id: "late" });
+  }, async (baseUrl) => {
+    const r = await sendResendEmail({ apiKey: "re_x", baseUrl, timeoutMs: 100 }, message, "k");
+    release();
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    assert.equal(r.failure, "unknown");
+    assert.equal(r.error.code, "no_response");
+    assert.equal(r.call.http_status, null);
+  });
+});
