@@ -90,7 +90,18 @@ try {
     left join public.deliveries d on d.run_id = r.id
     where r.journey_instance_id = ${instance.id}
     order by s.position`;
-  const header = ["step", "module", "template", "provider", "status", "attempts", "run at (UTC)", "latency", "provider message id", "delivery"];
+  const header = [
+    "step",
+    "module",
+    "template",
+    "provider",
+    "status",
+    "attempts",
+    "run at (UTC)",
+    "latency",
+    "provider message id",
+    "delivery",
+  ];
   const table = rows.map((r) => [
     String(r.position),
     r.module,
@@ -113,7 +124,9 @@ try {
     join public.deliveries d on d.id = e.delivery_id join public.module_runs r on r.id = d.run_id
     where r.journey_instance_id = ${instance.id} order by e.id`;
   console.log(`\nWebhook events for the welcome email: ${events.map((e) => e.status).join(" → ")}`);
-  console.log(`Transition to "delivered" webhook: ${elapsed} ms. The questionnaire waits for its run_at (10 days after booking, 10:00 in Rome).`);
+  console.log(
+    `Transition to "delivered" webhook: ${elapsed} ms. The questionnaire waits for its run_at (10 days after booking, 10:00 in Rome).`,
+  );
 } finally {
   await sql.end();
 }

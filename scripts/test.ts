@@ -8,7 +8,11 @@ const TEMPLATE = "journeys_template";
 type Tally = { passed: number; failed: number };
 
 /** Runs a command, streaming its output, and returns it (colour off, so it can be parsed). */
-async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; text: string }> {
+async function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; text: string }> {
   const child = new Deno.Command(cmd, {
     args,
     env: { NO_COLOR: "1", ...env },
@@ -23,7 +27,11 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
       await sink.write(chunk);
     }
   };
-  const [status] = await Promise.all([child.status, pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const [status] = await Promise.all([
+    child.status,
+    pump(child.stdout, Deno.stdout),
+    pump(child.stderr, Deno.stderr),
+  ]);
   return { code: status.code, text };
 }
 
@@ -63,7 +71,9 @@ try {
   try {
     await withSql(url, (sql) => sql`create extension if not exists pgtap`);
     const files: string[] = [];
-    for await (const f of Deno.readDir("tests/sql")) if (f.name.endsWith(".sql")) files.push(`tests/sql/${f.name}`);
+    for await (const f of Deno.readDir("tests/sql")) {
+      if (f.name.endsWith(".sql")) files.push(`tests/sql/${f.name}`);
+    }
     const tap = await run("pg_prove", ["--verbose", "--dbname", url, ...files.sort()], {
       PGPASSWORD: dbCredentials.password,
     });

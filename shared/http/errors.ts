@@ -65,7 +65,11 @@ export function parseJson(raw: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
   } catch (error) {
-    throw new HttpError(400, "invalid_json", `Request body is not valid UTF-8 JSON: ${(error as Error).message}`);
+    throw new HttpError(
+      400,
+      "invalid_json",
+      `Request body is not valid UTF-8 JSON: ${(error as Error).message}`,
+    );
   }
 }
 

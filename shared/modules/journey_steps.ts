@@ -30,7 +30,11 @@ export function journeyStepsHandler(deps: { sql: Sql; log?: (line: string) => vo
     const body = parseOr422(stepBody, parseJson(await readRawBody(req)), "step");
     const schema = stepConfigSchemas[body.module_type];
     if (!schema) {
-      throw new HttpError(422, "module_not_available", `Module type "${body.module_type}" is not available yet`);
+      throw new HttpError(
+        422,
+        "module_not_available",
+        `Module type "${body.module_type}" is not available yet`,
+      );
     }
     const config = parseOr422(schema, body.config, `${body.module_type} step config`);
     try {

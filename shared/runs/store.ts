@@ -27,6 +27,8 @@ export async function recordOutcomes(
     ...attempt.outcome,
     calls: attempt.calls,
   }));
-  const [row] = await sql<{ n: number }[]>`select public.record_outcomes(${JSON.stringify(payload)}::text::jsonb) as n`;
+  const [row] = await sql<{ n: number }[]>`select public.record_outcomes(${
+    JSON.stringify(payload)
+  }::text::jsonb) as n`;
   return row.n;
 }

@@ -18,7 +18,7 @@ const MAX_RECIPIENTS = 50;
 const MAX_BATCH = 100;
 const RATE_WINDOW_MS = 1000;
 const TAG_PART = /^[A-Za-z0-9_-]{1,256}$/;
-const ADDRESS = "[^\\s@<>,\"]+@[^\\s@<>,\"]+";
+const ADDRESS = '[^\\s@<>,"]+@[^\\s@<>,"]+';
 const BARE_ADDRESS = new RegExp(`^${ADDRESS}$`);
 const NAMED_ADDRESS = new RegExp(`^[^<>]*<${ADDRESS}>$`);
 const SECRET = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
@@ -78,13 +78,21 @@ const ERROR_DEFAULTS: Record<number, [string, string]> = {
   403: ["invalid_api_key", "API key is invalid."],
   404: ["not_found", "The requested endpoint does not exist."],
   405: ["method_not_allowed", "Method is not allowed for the requested path."],
-  409: ["concurrent_idempotent_requests", "Same idempotency key used while original request is still in progress."],
+  409: [
+    "concurrent_idempotent_requests",
+    "Same idempotency key used while original request is still in progress.",
+  ],
   422: ["validation_error", "The request could not be validated."],
   429: ["rate_limit_exceeded", "Too many requests. You can only make 2 requests per second."],
 };
 
 /** A Resend error answer: `{ statusCode, message, name }`. */
-function fail(status: number, name: string, message: string, headers?: Record<string, string>): ProviderResponse {
+function fail(
+  status: number,
+  name: string,
+  message: string,
+  headers?: Record<string, string>,
+): ProviderResponse {
   return { status, headers, body: { statusCode: status, message, name } };
 }
 
@@ -118,7 +126,9 @@ function checkAddresses(field: string, v: unknown, required: boolean): Invalid |
     );
   }
   for (const a of list) {
-    if (typeof a !== "string" || !isAddress(a)) return invalid(422, "invalid_parameter", addressMessage(field));
+    if (typeof a !== "string" || !isAddress(a)) {
+      return invalid(422, "invalid_parameter", addressMessage(field));
+    }
   }
   return null;
 }
@@ -135,7 +145,9 @@ export function validateEmail(body: unknown, inBatch = false): Checked<Record<st
   if (typeof body.from !== "string" || !isAddress(body.from)) {
     return invalid(422, "invalid_from_address", addressMessage("from"));
   }
-  for (const [field, required] of [["to", true], ["cc", false], ["bcc", false], ["reply_to", false]] as const) {
+  for (
+    const [field, required] of [["to", true], ["cc", false], ["bcc", false], ["reply_to", false]] as const
+  ) {
     const problem = checkAddresses(field, body[field], required);
     if (problem) return problem;
   }
@@ -153,10 +165,11 @@ export function validateEmail(body: unknown, inBatch = false): Checked<Record<st
     }
   }
   if (body.tags !== undefined && body.tags !== null) {
-    const tagsOk = Array.isArray(body.tags) && body.tags.every((t) =>
-      isRecord(t) && typeof t.name === "string" && TAG_PART.test(t.name) &&
-      (t.value === undefined || (typeof t.value === "string" && TAG_PART.test(t.value)))
-    );
+    const tagsOk = Array.isArray(body.tags) &&
+      body.tags.every((t) =>
+        isRecord(t) && typeof t.name === "string" && TAG_PART.test(t.name) &&
+        (t.value === undefined || (typeof t.value === "string" && TAG_PART.test(t.value)))
+      );
     if (!tagsOk) {
       return invalid(
         422,
@@ -167,11 +180,16 @@ export function validateEmail(body: unknown, inBatch = false): Checked<Record<st
   }
   if (body.attachments !== undefined && body.attachments !== null) {
     if (inBatch) return invalid(422, "invalid_parameter", "`attachments` are not supported in batch emails.");
-    const attachmentsOk = Array.isArray(body.attachments) && body.attachments.every((a) =>
-      isRecord(a) && (typeof a.content === "string" || typeof a.path === "string")
-    );
+    const attachmentsOk = Array.isArray(body.attachments) &&
+      body.attachments.every((a) =>
+        isRecord(a) && (typeof a.content === "string" || typeof a.path === "string")
+      );
     if (!attachmentsOk) {
-      return invalid(422, "invalid_attachment", "Each attachment needs a base64 `content` or a remote `path`.");
+      return invalid(
+        422,
+        "invalid_attachment",
+        "Each attachment needs a base64 `content` or a remote `path`.",
+      );
     }
   }
   if (inBatch && body.scheduled_at !== undefined && body.scheduled_at !== null) {
@@ -231,7 +249,12 @@ function eventDefaults(type: string, email: ResendEmail): Record<string, unknown
       };
     case "email.clicked":
       return {
-        click: { ipAddress: "127.0.0.1", link: "https://example.com/", timestamp: now, userAgent: "provider-simulator" },
+        click: {
+          ipAddress: "127.0.0.1",
+          link: "https://example.com/",
+          timestamp: now,
+          userAgent: "provider-simulator",
+        },
       };
     case "email.opened":
       return { open: { ipAddress: "127.0.0.1", timestamp: now, userAgent: "provider-simulator" } };
@@ -327,7 +350,9 @@ class ResendSimulator implements Provider {
       );
     }
     const apiKey = bearer[1];
-    if (!apiKey.startsWith("re_") || this.#invalidKeys.has(apiKey)) return fail(403, "invalid_api_key", "API key is invalid");
+    if (!apiKey.startsWith("re_") || this.#invalidKeys.has(apiKey)) {
+      return fail(403, "invalid_api_key", "API key is invalid");
+    }
 
     const limit = this.#keyRates.has(apiKey) ? this.#keyRates.get(apiKey)! : this.#defaultRate;
     let rateHeaders: Record<string, string> | undefined;
@@ -345,7 +370,12 @@ class ResendSimulator implements Provider {
           429,
           "rate_limit_exceeded",
           `Too many requests. You can only make ${limit} requests per second. See rate limit response headers for more information.`,
-          { "retry-after": reset, "ratelimit-limit": String(limit), "ratelimit-remaining": "0", "ratelimit-reset": reset },
+          {
+            "retry-after": reset,
+            "ratelimit-limit": String(limit),
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": reset,
+          },
         );
       }
       w.count++;
@@ -383,7 +413,10 @@ class ResendSimulator implements Provider {
     const rate = parseRate(input);
     const webhook = "webhook" in input ? parseWebhook(input.webhook) : undefined;
     const invalidKeys = input.invalid_keys;
-    if (invalidKeys !== undefined && (!Array.isArray(invalidKeys) || invalidKeys.some((k) => typeof k !== "string"))) {
+    if (
+      invalidKeys !== undefined &&
+      (!Array.isArray(invalidKeys) || invalidKeys.some((k) => typeof k !== "string"))
+    ) {
       throw new ControlError("`invalid_keys` must be an array of strings");
     }
     if (rate !== undefined) {
@@ -419,7 +452,8 @@ class ResendSimulator implements Provider {
       const run = query.get("run");
       const since = Number(query.get("since_ms") ?? 0);
       const list = this.#emails.filter((e) =>
-        e.received_at_ms > since && (run === null || (e.tags ?? []).some((t) => t.name === "run" && t.value === run))
+        e.received_at_ms > since &&
+        (run === null || (e.tags ?? []).some((t) => t.name === "run" && t.value === run))
       );
       return { status: 200, body: list };
     }
@@ -472,7 +506,11 @@ class ResendSimulator implements Provider {
     if (m) {
       if (method !== "GET") return Promise.resolve(this.#notAllowed());
       const stored = this.#byId.get(decodeURIComponent(m[1]));
-      return Promise.resolve(stored ? { status: 200, body: this.#apiView(stored.email) } : fail(404, "not_found", "Email not found"));
+      return Promise.resolve(
+        stored
+          ? { status: 200, body: this.#apiView(stored.email) }
+          : fail(404, "not_found", "Email not found"),
+      );
     }
     return Promise.resolve(fail(404, "not_found", "The requested endpoint does not exist."));
   }
@@ -484,7 +522,11 @@ class ResendSimulator implements Provider {
   async #send(req: ProviderRequest, apiKey: string, batch: boolean): Promise<ProviderResponse> {
     const idempotencyKey = req.headers["idempotency-key"];
     if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > 256)) {
-      return fail(400, "invalid_idempotency_key", "The idempotency key must be between 1 and 256 characters.");
+      return fail(
+        400,
+        "invalid_idempotency_key",
+        "The idempotency key must be between 1 and 256 characters.",
+      );
     }
     if (req.bodyInvalid || req.body === undefined) {
       return fail(400, "validation_error", "Invalid JSON body: the request body must be valid JSON.");
@@ -500,7 +542,9 @@ class ResendSimulator implements Provider {
       });
     }
 
-    if (!Array.isArray(req.body)) return fail(422, "validation_error", "The request body must be an array of emails.");
+    if (!Array.isArray(req.body)) {
+      return fail(422, "validation_error", "The request body must be an array of emails.");
+    }
     const items = req.body;
     if (items.length < 1 || items.length > MAX_BATCH) {
       return fail(422, "invalid_parameter", `A batch holds between 1 and ${MAX_BATCH} emails.`);
@@ -581,7 +625,12 @@ class ResendSimulator implements Provider {
     }
   }
 
-  #accept(apiKey: string, key: string | null, body: Record<string, unknown>, receivedAt: number): ResendEmail {
+  #accept(
+    apiKey: string,
+    key: string | null,
+    body: Record<string, unknown>,
+    receivedAt: number,
+  ): ResendEmail {
     const hook = this.#keyWebhooks.has(apiKey) ? this.#keyWebhooks.get(apiKey)! : this.#defaultWebhook;
     const events = hook?.events ?? DEFAULT_EVENTS;
     const tags = (body.tags as ResendTag[] | undefined) ?? null;
@@ -671,16 +720,30 @@ class ResendSimulator implements Provider {
   }
 
   /** Fires an event for an accepted email `times` times with one svix-id; returns the receiver's statuses. */
-  async #fire(stored: Stored, input: Record<string, unknown>): Promise<{ svix_id: string; statuses: (number | null)[] }> {
+  async #fire(
+    stored: Stored,
+    input: Record<string, unknown>,
+  ): Promise<{ svix_id: string; statuses: (number | null)[] }> {
     const type = optionalString(input, "type");
     if (!type) throw new ControlError("`type` is required, e.g. `email.bounced`");
     const times = optionalNumber(input, "times", 100) ?? 1;
-    if (!Number.isInteger(times) || times < 1) throw new ControlError("`times` must be an integer from 1 to 100");
+    if (!Number.isInteger(times) || times < 1) {
+      throw new ControlError("`times` must be an integer from 1 to 100");
+    }
     if (input.data !== undefined && !isRecord(input.data)) throw new ControlError("`data` must be an object");
-    const hook = this.#keyWebhooks.has(stored.apiKey) ? this.#keyWebhooks.get(stored.apiKey)! : this.#defaultWebhook;
+    const hook = this.#keyWebhooks.has(stored.apiKey)
+      ? this.#keyWebhooks.get(stored.apiKey)!
+      : this.#defaultWebhook;
     if (!hook) throw new ControlError("no webhook is configured for this email's API key", 409);
     const svixId = randomId("msg_");
-    const send = this.#event(stored, hook, type, svixId, (input.data as Record<string, unknown>) ?? {}, "fired");
+    const send = this.#event(
+      stored,
+      hook,
+      type,
+      svixId,
+      (input.data as Record<string, unknown>) ?? {},
+      "fired",
+    );
     stored.email.last_event = type.replace(/^email\./, "");
     const statuses: (number | null)[] = [];
     for (let i = 0; i < times; i++) statuses.push(await this.#webhooks.attempt(send, i + 1));

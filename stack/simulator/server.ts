@@ -143,7 +143,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return { provider: p.name, latency_ms: state.latencyMs(p.name), ...p.describeConfig() };
   }
 
-  async function control(method: string, path: string, query: URLSearchParams, body: unknown): Promise<ProviderResponse> {
+  async function control(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+  ): Promise<ProviderResponse> {
     const provider = query.get("provider") ?? undefined;
     if (provider !== undefined && !providers.has(provider)) {
       throw new ControlError(`\`provider\` must be one of: ${names.join(", ")}`);
@@ -155,7 +160,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         for (const p of providers.values()) p.reset();
         return json(200, { ok: true });
       case "GET /config":
-        return json(200, provider ? describe(providers.get(provider)!) : [...providers.values()].map(describe));
+        return json(
+          200,
+          provider ? describe(providers.get(provider)!) : [...providers.values()].map(describe),
+        );
       case "POST /config": {
         const input = asObject(body);
         const p = providerOf(input);
@@ -256,7 +264,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         response = await p.handle(ctx);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        response = json(500, { statusCode: 500, name: "application_error", message: `simulator error: ${message}` });
+        response = json(500, {
+          statusCode: 500,
+          name: "application_error",
+          message: `simulator error: ${message}`,
+        });
       }
     }
     await processing();
@@ -276,7 +288,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     try {
       const raw = await readBody(req);
       if (raw === null) {
-        send(res, json(413, { statusCode: 413, name: "validation_error", message: "The request body is too large." }));
+        send(
+          res,
+          json(413, { statusCode: 413, name: "validation_error", message: "The request body is too large." }),
+        );
         return;
       }
       const target = req.url ?? "/";
@@ -294,7 +309,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         let answer: ProviderResponse;
         try {
           if (parsed.invalid) throw new ControlError("the body is not valid JSON");
-          answer = await control(req.method ?? "GET", path.slice(5), new URLSearchParams(search), parsed.body);
+          answer = await control(
+            req.method ?? "GET",
+            path.slice(5),
+            new URLSearchParams(search),
+            parsed.body,
+          );
         } catch (error) {
           if (!(error instanceof ControlError)) throw error;
           answer = json(error.status, { error: error.message });
@@ -354,8 +374,13 @@ function argument(name: string): string | undefined {
 
 if (import.meta.main) {
   const port = argument("port");
-  const sim = await startSimulator({ port: port ? Number(port) : ports.simulator, hostname: argument("hostname") });
-  console.log(`Provider simulator at ${sim.url} (Resend base URL ${sim.url}/resend, control API ${sim.url}/_sim)`);
+  const sim = await startSimulator({
+    port: port ? Number(port) : ports.simulator,
+    hostname: argument("hostname"),
+  });
+  console.log(
+    `Provider simulator at ${sim.url} (Resend base URL ${sim.url}/resend, control API ${sim.url}/_sim)`,
+  );
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => void sim.shutdown().then(() => Deno.exit(0)));
   }

@@ -119,7 +119,12 @@ export interface Provider {
   /** The provider's current configuration, for `GET /_sim/config`. */
   describeConfig(): Record<string, unknown>;
   /** Serves `/_sim/<name>/<path>`; undefined means no such route. */
-  control(method: string, path: string, query: URLSearchParams, body: unknown): Promise<ProviderResponse | undefined>;
+  control(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+  ): Promise<ProviderResponse | undefined>;
   /** Provider-specific counters for `GET /_sim/stats` (merged with `requests` and `faults_injected`). */
   stats(): Record<string, number>;
   /** Forgets everything (emails, idempotency keys, configuration). */
@@ -140,7 +145,11 @@ export function redactCredential(value: string): string {
 }
 
 /** Reads an optional non-negative finite number from control input, or throws a {@link ControlError}. */
-export function optionalNumber(input: Record<string, unknown>, field: string, max = Infinity): number | undefined {
+export function optionalNumber(
+  input: Record<string, unknown>,
+  field: string,
+  max = Infinity,
+): number | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > max) {

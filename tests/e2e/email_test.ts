@@ -44,14 +44,23 @@ async function emailsFor(runId: number): Promise<SimEmail[]> {
 
 async function runOf(sql: Sql, instanceId: string) {
   const rows = await sql<
-    { id: number; status: string; attempts: number; provider_message_id: string | null; last_error: { code: string; message: string } | null; idempotency_key: string }[]
+    {
+      id: number;
+      status: string;
+      attempts: number;
+      provider_message_id: string | null;
+      last_error: { code: string; message: string } | null;
+      idempotency_key: string;
+    }[]
   >`select id::int, status::text, attempts, provider_message_id, last_error, idempotency_key
     from public.module_runs where journey_instance_id = ${instanceId}::uuid order by id`;
   return rows[0];
 }
 
 async function deliveryStatus(sql: Sql, runId: number): Promise<string | undefined> {
-  const [row] = await sql<{ status: string }[]>`select status::text from public.deliveries where run_id = ${runId}`;
+  const [row] = await sql<
+    { status: string }[]
+  >`select status::text from public.deliveries where run_id = ${runId}`;
   return row?.status;
 }
 
@@ -70,7 +79,9 @@ async function drainNow(sql: Sql, runId: number) {
 Deno.test("module-email sends a transition's email through Resend and records delivery from the webhook", async () => {
   const sql = stackDb();
   try {
-    const s = await wiredScenario(sql, { client: { couple_name: "Zoë & <Sam>", wedding_date: "2027-06-12" } });
+    const s = await wiredScenario(sql, {
+      client: { couple_name: "Zoë & <Sam>", wedding_date: "2027-06-12" },
+    });
     const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
     const run = await waitFor("the run to succeed", async () => {
       const r = await runOf(sql, instanceId);
@@ -94,7 +105,8 @@ Deno.test("module-email sends a transition's email through Resend and records de
       select e.status::text from public.delivery_events e join public.deliveries d on d.id = e.delivery_id
       where d.run_id = ${run.id} order by e.id`;
     assert.deepEqual(history.map((h) => h.status).sort(), ["delivered", "sent"]);
-    const [instance] = await sql`select status::text from public.journey_instances where id = ${instanceId}::uuid`;
+    const [instance] =
+      await sql`select status::text from public.journey_instances where id = ${instanceId}::uuid`;
     assert.equal(instance.status, "completed", "the one-step journey moved on to its end");
   } finally {
     await sql.end();
@@ -145,7 +157,9 @@ Deno.test("module-email replays an unknown outcome with the same idempotency key
     }
     const run = await runOf(sql, instanceId);
     assert.equal(run.status, "succeeded");
-    const requests = await sim<{ fault?: string; headers: Record<string, string> }[]>("/_sim/requests?provider=resend");
+    const requests = await sim<{ fault?: string; headers: Record<string, string> }[]>(
+      "/_sim/requests?provider=resend",
+    );
     const mine = requests.filter((r) => r.headers["idempotency-key"] === run.idempotency_key);
     assert.equal(mine[0].fault, "reset");
     assert.ok(mine.length >= 2, "the send was replayed after the reset");
@@ -192,7 +206,9 @@ Deno.test("webhook-resend refuses forged and stale webhooks with 401 and changes
       return r.status === "succeeded" ? r : undefined;
     });
     await waitFor("delivered", async () => (await deliveryStatus(sql, run.id)) === "delivered");
-    const [before] = await sql<{ n: number }[]>`select count(*)::int as n from public.webhook_events where supplier_id = ${s.supplierId}::uuid`;
+    const [before] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from public.webhook_events where supplier_id = ${s.supplierId}::uuid`;
     const body = JSON.stringify({
       type: "email.bounced",
       created_at: new Date().toISOString(),
@@ -226,7 +242,9 @@ Deno.test("webhook-resend refuses forged and stale webhooks with 401 and changes
     assert.equal(unsigned.status, 401);
     await unsigned.body?.cancel();
 
-    const [after] = await sql<{ n: number }[]>`select count(*)::int as n from public.webhook_events where supplier_id = ${s.supplierId}::uuid`;
+    const [after] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from public.webhook_events where supplier_id = ${s.supplierId}::uuid`;
     assert.equal(after.n, before.n);
     assert.equal(await deliveryStatus(sql, run.id), "delivered");
   } finally {
@@ -245,7 +263,10 @@ Deno.test("a bounce suppresses the address and the next email to it is skipped w
     });
     await waitFor("delivered", async () => (await deliveryStatus(sql, run.id)) === "delivered");
     await sim(`/_sim/resend/emails/${run.provider_message_id}/events`, {
-      body: { type: "email.bounced", data: { bounce: { type: "Permanent", subType: "General", message: "no such user" } } },
+      body: {
+        type: "email.bounced",
+        data: { bounce: { type: "Permanent", subType: "General", message: "no such user" } },
+      },
     });
     assert.equal(await deliveryStatus(sql, run.id), "bounced");
     // The same couple starts another journey: the email is skipped, not sent.
@@ -269,20 +290,36 @@ Deno.test("bad input gets a 4xx with the reason and writes nothing", async () =>
     await sql`insert into auth.users (id, email) values (${userId}::uuid, ${`${userId}@studio.example`})`;
     await sql`insert into public.supplier_members (supplier_id, user_id) values (${s.supplierId}::uuid, ${userId}::uuid)`;
     const steps = async () =>
-      (await sql<{ n: number }[]>`select count(*)::int as n from public.journey_steps where journey_id = ${s.journeyId}::uuid`)[0].n;
+      (await sql<
+        { n: number }[]
+      >`select count(*)::int as n from public.journey_steps where journey_id = ${s.journeyId}::uuid`)[0].n;
     const stepsBefore = await steps();
     const app = await supabase(await userJwt(userId));
 
     const bad = await app.functions.invoke("journey-steps", {
-      body: { journey_id: s.journeyId, position: 2, module_type: "email", config: { template: 5, send_time: "at 3am" } },
+      body: {
+        journey_id: s.journeyId,
+        position: 2,
+        module_type: "email",
+        config: { template: 5, send_time: "at 3am" },
+      },
     });
     assert.ok(bad.error instanceof FunctionsHttpError);
     assert.equal(bad.error.context.status, 422);
     const reason = await bad.error.context.json();
-    assert.deepEqual(reason.error.details.map((d: { path: string }) => d.path).sort(), ["send_time", "template"]);
+    assert.deepEqual(reason.error.details.map((d: { path: string }) => d.path).sort(), [
+      "send_time",
+      "template",
+    ]);
 
     const badTiming = await app.functions.invoke("journey-steps", {
-      body: { journey_id: s.journeyId, position: 2, module_type: "email", config: { template: "welcome" }, timing: { at: "25:00" } },
+      body: {
+        journey_id: s.journeyId,
+        position: 2,
+        module_type: "email",
+        config: { template: "welcome" },
+        timing: { at: "25:00" },
+      },
     });
     assert.equal((badTiming.error as FunctionsHttpError).context.status, 422);
 
@@ -295,9 +332,18 @@ Deno.test("bad input gets a 4xx with the reason and writes nothing", async () =>
 
     const other = await emailScenario(sql);
     const foreign = await app.functions.invoke("journey-steps", {
-      body: { journey_id: other.journeyId, position: 9, module_type: "email", config: { template: "welcome" } },
+      body: {
+        journey_id: other.journeyId,
+        position: 9,
+        module_type: "email",
+        config: { template: "welcome" },
+      },
     });
-    assert.equal((foreign.error as FunctionsHttpError).context.status, 404, "another supplier's journey is invisible");
+    assert.equal(
+      (foreign.error as FunctionsHttpError).context.status,
+      404,
+      "another supplier's journey is invisible",
+    );
 
     const anonymous = await (await supabase()).functions.invoke("journey-steps", {
       body: { journey_id: s.journeyId, position: 3, module_type: "email", config: { template: "welcome" } },

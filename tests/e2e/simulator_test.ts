@@ -104,7 +104,11 @@ Deno.test("startSimulator() listens on an ephemeral port and describes itself wh
     assert.notEqual(sim.port, 0);
     assert.equal(sim.url, `http://127.0.0.1:${sim.port}`);
     const res = await fetch(sim.url);
-    assert.deepEqual(await res.json(), { simulator: "provider-simulator", providers: ["resend"], control: "/_sim" });
+    assert.deepEqual(await res.json(), {
+      simulator: "provider-simulator",
+      providers: ["resend"],
+      control: "/_sim",
+    });
   });
 });
 
@@ -122,7 +126,9 @@ Deno.test("POST /resend/emails accepts a valid email and GET /emails/{id} return
     assert.equal(stored.reply_to, "studio@example.com");
     assert.deepEqual(stored.tags, [{ name: "run", value: "42" }]);
 
-    const got = await fetch(`${sim.url}/resend/emails/${res.body.id}`, { headers: { authorization: `Bearer ${KEY}` } });
+    const got = await fetch(`${sim.url}/resend/emails/${res.body.id}`, {
+      headers: { authorization: `Bearer ${KEY}` },
+    });
     const view = await got.json();
     assert.equal(got.status, 200);
     assert.equal(view.object, "email");
@@ -191,7 +197,12 @@ Deno.test("POST /resend/emails answers 400/422 naming the problem when the body 
       [email({ from: undefined }), 422, "missing_required_field", /`from`/],
       [email({ from: "not an address" }), 422, "invalid_from_address"],
       [email({ from: "Studio <hello>" }), 422, "invalid_from_address"],
-      [email({ to: Array.from({ length: 51 }, (_, i) => `g${i}@example.com`) }), 422, "invalid_parameter", /`to`/],
+      [
+        email({ to: Array.from({ length: 51 }, (_, i) => `g${i}@example.com`) }),
+        422,
+        "invalid_parameter",
+        /`to`/,
+      ],
       [email({ to: "nobody" }), 422, "invalid_parameter", /`to`/],
       [email({ tags: [{ name: "run key", value: "1" }] }), 422, "invalid_parameter", /`tags`/],
       [email({ tags: [{ name: "run", value: "a".repeat(257) }] }), 422, "invalid_parameter", /`tags`/],
@@ -202,7 +213,11 @@ Deno.test("POST /resend/emails answers 400/422 naming the problem when the body 
       assert.deepEqual(res.body, { statusCode: status, message: res.body.message, name });
       if (message) assert.match(String(res.body.message), message);
     }
-    const fifty = await post(sim, "/resend/emails", email({ to: Array.from({ length: 50 }, (_, i) => `g${i}@e.com`) }));
+    const fifty = await post(
+      sim,
+      "/resend/emails",
+      email({ to: Array.from({ length: 50 }, (_, i) => `g${i}@e.com`) }),
+    );
     assert.equal(fifty.status, 200, "50 recipients are allowed");
     assert.equal((await emails(sim)).length, 1);
   });
@@ -227,7 +242,10 @@ Deno.test("POST /resend/emails enforces the idempotency contract when the same k
     assert.equal(tooLong.body.name, "invalid_idempotency_key");
 
     // The same key is scoped per API key.
-    const other = await post(sim, "/resend/emails", email(), { ...headers("k-1"), authorization: "Bearer re_other" });
+    const other = await post(sim, "/resend/emails", email(), {
+      ...headers("k-1"),
+      authorization: "Bearer re_other",
+    });
     assert.notEqual(other.body.id, first.body.id);
     assert.equal((await emails(sim)).length, 2);
 
@@ -273,7 +291,10 @@ Deno.test("POST /resend/emails answers 429 with rate-limit headers when the per-
     // Another key has its own budget; a per-key override applies to that key only.
     await control(sim, "/config", { body: { provider: "resend", api_key: "re_vip", rate_limit_per_s: 0 } });
     for (let i = 0; i < 5; i++) {
-      assert.equal((await post(sim, "/resend/emails", email(), { authorization: "Bearer re_vip" })).status, 200);
+      assert.equal(
+        (await post(sim, "/resend/emails", email(), { authorization: "Bearer re_vip" })).status,
+        200,
+      );
     }
     assert.equal((await stats(sim)).rate_limited, 1);
   });
@@ -301,7 +322,10 @@ Deno.test("a status fault answers Resend-shaped errors and accepts nothing when 
     assert.equal(s.faults_injected, 2);
     assert.equal(s.accepted, 1);
     const requests = await control<{ status: number; fault?: string }[]>(sim, "/requests?provider=resend");
-    assert.deepEqual(requests.map((r) => [r.status, r.fault]), [[500, "status"], [429, "status"], [200, undefined]]);
+    assert.deepEqual(requests.map((r) => [r.status, r.fault]), [[500, "status"], [429, "status"], [
+      200,
+      undefined,
+    ]]);
   });
 });
 
@@ -323,7 +347,11 @@ Deno.test("a reset fault makes fetch reject with a network error after the email
     await assert.rejects(
       fetch(`${sim.url}/resend/emails`, {
         method: "POST",
-        headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "idempotency-key": "r-1" },
+        headers: {
+          authorization: `Bearer ${KEY}`,
+          "content-type": "application/json",
+          "idempotency-key": "r-1",
+        },
         body: JSON.stringify(email()),
       }),
       TypeError,
@@ -332,7 +360,10 @@ Deno.test("a reset fault makes fetch reject with a network error after the email
     assert.equal(stored.length, 1, "the provider accepted the email before the connection died");
 
     // A retry with the same key gets the original email, not a second one.
-    const retry = await post(sim, "/resend/emails", email(), { authorization: `Bearer ${KEY}`, "idempotency-key": "r-1" });
+    const retry = await post(sim, "/resend/emails", email(), {
+      authorization: `Bearer ${KEY}`,
+      "idempotency-key": "r-1",
+    });
     assert.equal(retry.body.id, stored[0].id);
     assert.equal((await emails(sim)).length, 1);
     const requests = await control<{ status: number | null; fault?: string }[]>(sim, "/requests");
@@ -342,7 +373,9 @@ Deno.test("a reset fault makes fetch reject with a network error after the email
 
 Deno.test("a zero_bytes reset fault closes without a byte when asked to", async () => {
   await withSim(async (sim) => {
-    await control(sim, "/faults", { body: { provider: "resend", kind: "reset", zero_bytes: true, count: 1 } });
+    await control(sim, "/faults", {
+      body: { provider: "resend", kind: "reset", zero_bytes: true, count: 1 },
+    });
     const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
     try {
       await assert.rejects(
@@ -379,7 +412,9 @@ Deno.test("Resend SDK reports statusCode null when a reset fault drops the conne
 
 Deno.test("a timeout fault accepts the email but answers too late for the client's timeout", async () => {
   await withSim(async (sim) => {
-    await control(sim, "/faults", { body: { provider: "resend", kind: "timeout", delay_ms: 2000, count: 1 } });
+    await control(sim, "/faults", {
+      body: { provider: "resend", kind: "timeout", delay_ms: 2000, count: 1 },
+    });
     const started = performance.now();
     await assert.rejects(
       fetch(`${sim.url}/resend/emails`, {
@@ -444,7 +479,13 @@ Deno.test("POST /_sim/resend/emails/:id/events fires one event N times with the 
       const fired = await control<{ svix_id: string; statuses: number[] }>(
         sim,
         `/resend/emails/${sent.body.id}/events`,
-        { body: { type: "email.bounced", times: 3, data: { bounce: { message: "no such user", subType: "General", type: "Permanent" } } } },
+        {
+          body: {
+            type: "email.bounced",
+            times: 3,
+            data: { bounce: { message: "no such user", subType: "General", type: "Permanent" } },
+          },
+        },
       );
       assert.deepEqual(fired.statuses, [200, 200, 200]);
       assert.equal(received.length, 3);
@@ -585,10 +626,15 @@ Deno.test("the simulator sustains concurrent sends with latency when many client
     let done = 0;
     await Promise.all(Array.from({ length: 100 }, async (_, worker) => {
       for (let i = 0; i < 10; i++) {
-        const res = await post(sim, "/resend/emails", email({ tags: [{ name: "run", value: `${worker}-${i}` }] }), {
-          authorization: `Bearer ${KEY}`,
-          "idempotency-key": `${worker}-${i}`,
-        });
+        const res = await post(
+          sim,
+          "/resend/emails",
+          email({ tags: [{ name: "run", value: `${worker}-${i}` }] }),
+          {
+            authorization: `Bearer ${KEY}`,
+            "idempotency-key": `${worker}-${i}`,
+          },
+        );
         assert.equal(res.status, 200);
         done++;
       }

@@ -15,7 +15,9 @@ export async function createSupplier(sql: Sql, opts: SupplierOptions = {}): Prom
     insert into public.suppliers (name, time_zone, email_from, reply_to, business_hours)
     values (${opts.name ?? "Studio"}, ${opts.time_zone ?? "Europe/London"},
       ${opts.email_from ?? "Studio <hello@studio.example>"}, 'owner@studio.example',
-      ${JSON.stringify(opts.business_hours ?? { days: [1, 2, 3, 4, 5], start: "09:00", end: "17:00" })}::text::jsonb)
+      ${
+    JSON.stringify(opts.business_hours ?? { days: [1, 2, 3, 4, 5], start: "09:00", end: "17:00" })
+  }::text::jsonb)
     returning id`;
   return row.id;
 }
@@ -58,7 +60,9 @@ export type ClientOptions = {
 
 /** Creates a couple; returns its id. */
 export async function createClient(sql: Sql, supplierId: string, opts: ClientOptions = {}): Promise<string> {
-  const email = opts.email === undefined ? `couple-${crypto.randomUUID().slice(0, 8)}@example.com` : opts.email;
+  const email = opts.email === undefined
+    ? `couple-${crypto.randomUUID().slice(0, 8)}@example.com`
+    : opts.email;
   const [row] = await sql<{ id: string }[]>`
     insert into public.clients (supplier_id, couple_name, email, time_zone, locale, wedding_date, booking_date, venue)
     values (${supplierId}::uuid, ${opts.couple_name ?? "Alex & Sam"}, ${email}, ${opts.time_zone ?? null},
@@ -69,7 +73,11 @@ export async function createClient(sql: Sql, supplierId: string, opts: ClientOpt
 }
 
 /** One step of a journey fixture. */
-export type StepSpec = { module_type?: string; config?: Record<string, unknown>; timing?: Record<string, unknown> };
+export type StepSpec = {
+  module_type?: string;
+  config?: Record<string, unknown>;
+  timing?: Record<string, unknown>;
+};
 
 /** Creates a journey with the given steps (positions 1..n); returns its id and step ids. */
 export async function createJourney(
@@ -83,8 +91,12 @@ export async function createJourney(
   for (const [i, step] of steps.entries()) {
     const [row] = await sql<{ id: string }[]>`
       insert into public.journey_steps (journey_id, supplier_id, position, module_type, config, timing)
-      values (${journey.id}::uuid, ${supplierId}::uuid, ${i + 1}, ${step.module_type ?? "email"}::public.module_type,
-        ${JSON.stringify(step.config ?? { template: "welcome" })}::text::jsonb, ${JSON.stringify(step.timing ?? {})}::text::jsonb)
+      values (${journey.id}::uuid, ${supplierId}::uuid, ${i + 1}, ${
+      step.module_type ?? "email"
+    }::public.module_type,
+        ${JSON.stringify(step.config ?? { template: "welcome" })}::text::jsonb, ${
+      JSON.stringify(step.timing ?? {})
+    }::text::jsonb)
       returning id`;
     stepIds.push(row.id);
   }
@@ -92,7 +104,12 @@ export async function createJourney(
 }
 
 /** Starts a journey for a couple (the first transition); returns the instance id. */
-export async function startJourney(sql: Sql, supplierId: string, journeyId: string, clientId: string): Promise<string> {
+export async function startJourney(
+  sql: Sql,
+  supplierId: string,
+  journeyId: string,
+  clientId: string,
+): Promise<string> {
   const [row] = await sql<{ id: string }[]>`
     insert into public.journey_instances (journey_id, supplier_id, client_id)
     values (${journeyId}::uuid, ${supplierId}::uuid, ${clientId}::uuid)
@@ -103,7 +120,8 @@ export async function startJourney(sql: Sql, supplierId: string, journeyId: stri
 /** A supplier with a welcome template and a one-step email journey; for pipeline tests. */
 export async function emailScenario(
   sql: Sql,
-  opts: { steps?: StepSpec[]; resend?: { api_key: string; webhook_secret: string }; client?: ClientOptions } = {},
+  opts: { steps?: StepSpec[]; resend?: { api_key: string; webhook_secret: string }; client?: ClientOptions } =
+    {},
 ) {
   const supplierId = await createSupplier(sql);
   await createTemplate(sql, supplierId, "welcome", {

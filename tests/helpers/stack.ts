@@ -51,7 +51,10 @@ export async function waitFor<T>(
 }
 
 /** Calls the simulator's control API. */
-export async function sim<T = unknown>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function sim<T = unknown>(
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<T> {
   const res = await fetch(`${simulatorUrl}${path}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
     headers: init.body === undefined ? {} : { "content-type": "application/json" },

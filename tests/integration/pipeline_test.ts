@@ -14,7 +14,9 @@ async function dueRuns(sql: Sql, n: number): Promise<number[]> {
   await sql`update public.module_runs set status = 'cancelled' where journey_instance_id = ${instanceId}::uuid`;
   const rows = await sql<{ id: number }[]>`
     insert into public.module_runs (supplier_id, journey_instance_id, step_id, module_type, run_at, idempotency_key)
-    select ${s.supplierId}::uuid, ${instanceId}::uuid, ${s.stepIds[0]}::uuid, 'email', now() - interval '1 second',
+    select ${s.supplierId}::uuid, ${instanceId}::uuid, ${
+    s.stepIds[0]
+  }::uuid, 'email', now() - interval '1 second',
       'bulk:' || g from generate_series(1, ${n}) g
     returning id::int`;
   return rows.map((r) => r.id);
@@ -27,7 +29,9 @@ async function claim(sql: Sql, limit: number, lease = 60): Promise<ModuleRun[]> 
 }
 
 async function record(sql: Sql, outcomes: Record<string, unknown>[]): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`select public.record_outcomes(${JSON.stringify(outcomes)}::text::jsonb) as n`;
+  const [row] = await sql<{ n: number }[]>`select public.record_outcomes(${
+    JSON.stringify(outcomes)
+  }::text::jsonb) as n`;
   return row.n;
 }
 
@@ -102,7 +106,12 @@ Deno.test("record_outcomes() retries a transient failure with exponential backof
     }
     const [last] = await claim(sql, 1);
     assert.equal(last.attempts, 3);
-    await record(sql, [{ run_id: id, attempt: 3, kind: "transient", error: { code: "x", message: "Resend answered 503" } }]);
+    await record(sql, [{
+      run_id: id,
+      attempt: 3,
+      kind: "transient",
+      error: { code: "x", message: "Resend answered 503" },
+    }]);
     const dead = await runRow(sql, id);
     assert.equal(dead.status, "dead");
     assert.match(dead.last_error!.message, /gave up after 3 attempts: Resend answered 503/);
@@ -153,7 +162,12 @@ Deno.test("record_outcomes() ignores a late outcome from a worker whose lease wa
     await sql`select public.sweep()`;
     const [second] = await claim(sql, 1);
     assert.equal(second.attempts, 2);
-    const n = await record(sql, [{ run_id: id, attempt: 1, kind: "permanent", error: { code: "x", message: "late" } }]);
+    const n = await record(sql, [{
+      run_id: id,
+      attempt: 1,
+      kind: "permanent",
+      error: { code: "x", message: "late" },
+    }]);
     assert.equal(n, 0);
     assert.equal((await runRow(sql, id)).status, "running");
   });
@@ -164,7 +178,12 @@ Deno.test("record_outcomes() defers without counting an attempt", async () => {
     const [id] = await dueRuns(sql, 1);
     const [run] = await claim(sql, 1);
     const until = new Date(Date.now() + 3_600_000);
-    await record(sql, [{ run_id: id, attempt: run.attempts, kind: "deferred", defer_until: until.toISOString() }]);
+    await record(sql, [{
+      run_id: id,
+      attempt: run.attempts,
+      kind: "deferred",
+      defer_until: until.toISOString(),
+    }]);
     const row = await runRow(sql, id);
     assert.equal(row.status, "pending");
     assert.equal(row.attempts, 0);
@@ -185,7 +204,13 @@ Deno.test("record_outcomes() advances the journey and plans the next step's run 
       provider_message_id: "msg-1",
       channel: "email",
       recipient: "a@example.com",
-      calls: [{ provider: "resend", operation: "emails.send", http_status: 200, duration_ms: 12, error_code: null }],
+      calls: [{
+        provider: "resend",
+        operation: "emails.send",
+        http_status: 200,
+        duration_ms: 12,
+        error_code: null,
+      }],
     }]);
     const [instance] = await sql<{ current_step_id: string; status: string }[]>`
       select current_step_id, status::text from public.journey_instances where id = ${instanceId}::uuid`;
@@ -196,9 +221,11 @@ Deno.test("record_outcomes() advances the journey and plans the next step's run 
     assert.equal(next[0].status, "pending");
     const days = (next[0].run_at.getTime() - Date.now()) / 86_400_000;
     assert.ok(days > 1.99 && days < 2.01, `next step in ${days} days`);
-    const [delivery] = await sql`select status::text, recipient from public.deliveries where run_id = ${run.id}`;
+    const [delivery] =
+      await sql`select status::text, recipient from public.deliveries where run_id = ${run.id}`;
     assert.equal(delivery.status, "sent");
-    const calls = await sql`select http_status, outcome from public.integration_calls where run_id = ${run.id}`;
+    const calls =
+      await sql`select http_status, outcome from public.integration_calls where run_id = ${run.id}`;
     assert.deepEqual([...calls], [{ http_status: 200, outcome: "succeeded" }]);
   });
 });

@@ -11,7 +11,12 @@ Deno.test("deno check passes for every supabase/functions/*/index.ts", async () 
     if (dir.isDirectory) entries.push(`supabase/functions/${dir.name}/index.ts`);
   }
   assert.ok(entries.length >= 3, `found ${entries.length} functions`);
-  const out = await new Deno.Command(Deno.execPath(), { args: ["check", ...entries], cwd: root, stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["check", ...entries],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
 });

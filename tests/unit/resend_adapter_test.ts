@@ -18,10 +18,13 @@ async function withServer(
 ) {
   const seen: { path: string; headers: Headers }[] = [];
   const ac = new AbortController();
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} }, (req) => {
-    seen.push({ path: new URL(req.url).pathname, headers: new Headers(req.headers) });
-    return respond(req);
-  });
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
+    (req) => {
+      seen.push({ path: new URL(req.url).pathname, headers: new Headers(req.headers) });
+      return respond(req);
+    },
+  );
   try {
     await fn(`http://127.0.0.1:${server.addr.port}`, seen);
   } finally {
@@ -52,7 +55,12 @@ const cases: [string, () => Response, string, number | undefined][] = [
   ["429 with Retry-After", () => error(429, "rate_limit_exceeded", { "retry-after": "7" }), "transient", 7],
   ["429 daily quota", () => error(429, "daily_quota_exceeded"), "transient", 3600],
   ["409 concurrent request", () => error(409, "concurrent_idempotent_requests"), "transient", undefined],
-  ["409 key reused with another body", () => error(409, "invalid_idempotent_request"), "permanent", undefined],
+  [
+    "409 key reused with another body",
+    () => error(409, "invalid_idempotent_request"),
+    "permanent",
+    undefined,
+  ],
   ["422 validation", () => error(422, "invalid_from_address"), "permanent", undefined],
   ["403 invalid key", () => error(403, "invalid_api_key"), "permanent", undefined],
 ];

@@ -43,7 +43,10 @@ export type EmailModuleDeps = {
   now?: () => Date;
 };
 
-const skip = (code: string, message: string): Attempt => ({ outcome: { kind: "skipped", error: { code, message } }, calls: [] });
+const skip = (code: string, message: string): Attempt => ({
+  outcome: { kind: "skipped", error: { code, message } },
+  calls: [],
+});
 const fail = (code: string, message: string): Attempt => ({
   outcome: { kind: "permanent", error: { code, message } },
   calls: [],
@@ -102,7 +105,9 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
       const contexts = await loadContexts(deps.sql, runs.map((r) => r.id));
       return async (run: ModuleRun): Promise<Attempt> => {
         const ctx = contexts.get(run.id);
-        if (!ctx) return fail("run_context_missing", `Cannot send email: run ${run.id} has no couple or step`);
+        if (!ctx) {
+          return fail("run_context_missing", `Cannot send email: run ${run.id} has no couple or step`);
+        }
         if (ctx.instance_status !== "active") {
           return skip("journey_inactive", `The journey is ${ctx.instance_status}`);
         }
@@ -115,7 +120,10 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
         if (!ctx.email) return skip("no_recipient", "The couple has no email address");
         if (ctx.consent.email === false) return skip("no_consent", "The couple has not agreed to email");
         if (ctx.suppressed) {
-          return skip("suppressed", "The address is on the supplier's suppression list (bounce, complaint or unsubscribe)");
+          return skip(
+            "suppressed",
+            "The address is on the supplier's suppression list (bounce, complaint or unsubscribe)",
+          );
         }
         if (ctx.template_html === null || ctx.template_subject === null) {
           return fail(
@@ -127,12 +135,16 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
           return fail("integration_missing", "Cannot send email: Resend is not connected for this supplier");
         }
         const from = ctx.email_from ?? (ctx.integration_settings?.from as string | undefined);
-        if (!from) return fail("no_sender", "Cannot send email: the supplier has no sender address (email_from)");
+        if (!from) {
+          return fail("no_sender", "Cannot send email: the supplier has no sender address (email_from)");
+        }
 
         if (config.send_time === "business_hours") {
           const at = now();
           const next = nextBusinessTime(at, ctx.supplier_time_zone, ctx.business_hours);
-          if (next.getTime() > at.getTime()) return { outcome: { kind: "deferred", defer_until: next }, calls: [] };
+          if (next.getTime() > at.getTime()) {
+            return { outcome: { kind: "deferred", defer_until: next }, calls: [] };
+          }
         }
 
         const custom = { ...ctx.client_custom, ...config.custom };
@@ -142,7 +154,9 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
           supplier_name: ctx.supplier_name,
           venue: ctx.venue,
         };
-        for (const [k, v] of Object.entries(custom)) values[`custom.${k}`] = typeof v === "string" ? v : String(v);
+        for (const [k, v] of Object.entries(custom)) {
+          values[`custom.${k}`] = typeof v === "string" ? v : String(v);
+        }
         let rendered;
         try {
           rendered = renderTemplate(

@@ -23,14 +23,20 @@ const event = z.object({
   created_at: z.string().datetime({ offset: true }),
   data: z.object({
     email_id: z.string().min(1).max(200).optional(),
-    bounce: z.object({ type: z.string().max(100).optional(), subType: z.string().max(100).optional() }).optional(),
+    bounce: z.object({ type: z.string().max(100).optional(), subType: z.string().max(100).optional() })
+      .optional(),
   }).loose(),
 });
 
 const supplierId = z.uuid();
 
 /** What the receiver needs. */
-export type ResendWebhookDeps = { sql: Sql; secrets: SecretStore; now?: () => number; log?: (line: string) => void };
+export type ResendWebhookDeps = {
+  sql: Sql;
+  secrets: SecretStore;
+  now?: () => number;
+  log?: (line: string) => void;
+};
 
 /**
  * Handles `POST /webhook-resend?supplier=<uuid>`: the URL a supplier registers in Resend. The
@@ -58,7 +64,11 @@ export function resendWebhookHandler(deps: ResendWebhookDeps): (req: Request) =>
       }
     }
     if (typeof secret !== "string" || secret === "") {
-      throw new HttpError(401, "webhook_not_configured", "No Resend webhook secret is configured for this supplier");
+      throw new HttpError(
+        401,
+        "webhook_not_configured",
+        "No Resend webhook secret is configured for this supplier",
+      );
     }
     let verified;
     try {
@@ -75,7 +85,9 @@ export function resendWebhookHandler(deps: ResendWebhookDeps): (req: Request) =>
       throw new HttpError(
         400,
         "invalid_event",
-        `Not a Resend event: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+        `Not a Resend event: ${
+          parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")
+        }`,
       );
     }
     const e = parsed.data;
@@ -90,7 +102,9 @@ export function resendWebhookHandler(deps: ResendWebhookDeps): (req: Request) =>
     const [row] = await deps.sql<{ result: string }[]>`
       select public.receive_delivery_event(
         'resend', ${verified.id}, ${e.type}, ${supplier.data}::uuid, ${e.data.email_id ?? null},
-        ${status}::public.delivery_status, ${e.created_at}::timestamptz, ${JSON.stringify(payload)}::text::jsonb
+        ${status}::public.delivery_status, ${e.created_at}::timestamptz, ${
+      JSON.stringify(payload)
+    }::text::jsonb
       ) as result`;
     return json({ received: true, result: row.result });
   }, deps.log);

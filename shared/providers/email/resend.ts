@@ -57,7 +57,13 @@ export async function sendResendEmail(
   const duration_ms = Math.round(performance.now() - started);
   const status = error ? (typeof error.statusCode === "number" ? error.statusCode : null) : 200;
   const code = error ? String(error.name ?? "error") : null;
-  const call = { provider: "resend", operation: "emails.send", http_status: status, duration_ms, error_code: code };
+  const call = {
+    provider: "resend",
+    operation: "emails.send",
+    http_status: status,
+    duration_ms,
+    error_code: code,
+  };
   if (!error && data?.id) return { ok: true, provider_message_id: data.id, call };
 
   const err = { provider: "resend", http_status: status ?? undefined, code: code ?? "error" };
@@ -79,10 +85,22 @@ export async function sendResendEmail(
     };
   }
   if (status === 409 && !(code && PERMANENT_409.has(code))) {
-    return { ok: false, failure: "transient", error: { ...err, message: message_ }, retry_after_s: retryAfter, call };
+    return {
+      ok: false,
+      failure: "transient",
+      error: { ...err, message: message_ },
+      retry_after_s: retryAfter,
+      call,
+    };
   }
   if (status >= 500) {
-    return { ok: false, failure: "transient", error: { ...err, message: message_ }, retry_after_s: retryAfter, call };
+    return {
+      ok: false,
+      failure: "transient",
+      error: { ...err, message: message_ },
+      retry_after_s: retryAfter,
+      call,
+    };
   }
   return { ok: false, failure: "permanent", error: { ...err, message: message_ }, call };
 }
