@@ -205,8 +205,9 @@ async function vaultKeyPath(): Promise<string | undefined> {
 
 /** Runs stack/local_setup.sql when it changed since it last ran on this database, or after migrations. */
 async function runLocalSetup(url: string, migrated: boolean, log: (line: string) => void): Promise<void> {
-  const text = await Deno.readTextFile(localSetupFile).catch(() => undefined);
-  if (text === undefined) return;
+  const source = await Deno.readTextFile(localSetupFile).catch(() => undefined);
+  if (source === undefined) return;
+  const text = source.replaceAll("__GATEWAY_URL__", gatewayUrl);
   const stamp = `stack local_setup sha256:${await sha256Hex(text)}`;
   await withSql(url, async (sql) => {
     const [row] = await sql<{ name: string; comment: string | null }[]>`

@@ -4,13 +4,16 @@ import { fileURLToPath } from "node:url";
 export const root = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 export const stackDir = `${root}/.stack`;
 
+// STACK_PORT_OFFSET moves every port, so several checkouts can run their own stacks side by side.
+const offset = Number(Deno.env.get("STACK_PORT_OFFSET") ?? "0") || 0;
+
 export const ports = {
   /** Supabase's local API port: the gateway serves /functions/v1/<name> here. */
-  gateway: 54321,
+  gateway: 54321 + offset,
   /** Supabase's local database port. */
-  postgres: 54322,
+  postgres: 54322 + offset,
   /** The provider simulator (Resend, and later the other providers). */
-  simulator: 54330,
+  simulator: 54330 + offset,
 } as const;
 
 /** The local JWT secret, as `supabase start` uses; the gateway signs and verifies anon/service_role keys with it. */

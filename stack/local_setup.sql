@@ -3,7 +3,9 @@
 do $$
 begin
   if not exists (select 1 from vault.secrets where name = 'project_url') then
-    perform vault.create_secret('http://127.0.0.1:54321', 'project_url', 'Base URL of the functions (local gateway)');
+    perform vault.create_secret('__GATEWAY_URL__', 'project_url', 'Base URL of the functions (local gateway)');
+  else
+    perform vault.update_secret(id, '__GATEWAY_URL__') from vault.secrets where name = 'project_url';
   end if;
   if not exists (select 1 from vault.secrets where name = 'functions_invoke_secret') then
     perform vault.create_secret(encode(extensions.gen_random_bytes(32), 'hex'), 'functions_invoke_secret',

@@ -387,8 +387,8 @@ class ResendSimulator implements Provider {
     }
 
     const res = await this.#route(req, apiKey);
-    if (rateHeaders) res.headers = { ...rateHeaders, ...res.headers };
-    return res;
+    // A new object: a replayed idempotent answer must not keep the first request's rate headers.
+    return rateHeaders ? { ...res, headers: { ...res.headers, ...rateHeaders } } : res;
   }
 
   faultResponse(rule: FaultRule): ProviderResponse {

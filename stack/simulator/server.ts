@@ -140,7 +140,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }
 
   function describe(p: Provider): Record<string, unknown> {
-    return { provider: p.name, latency_ms: state.latencyMs(p.name), ...p.describeConfig() };
+    return {
+      provider: p.name,
+      latency_ms: state.latencyMs(p.name),
+      max_requests: state.maxRecords,
+      webhook_concurrency: webhooks.concurrency,
+      ...p.describeConfig(),
+    };
   }
 
   async function control(
@@ -169,9 +175,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         const p = providerOf(input);
         const latency = optionalNumber(input, "latency_ms", 600_000);
         const maxRequests = optionalNumber(input, "max_requests");
+        const concurrency = optionalNumber(input, "webhook_concurrency", 10_000);
         p.configure(input);
         if (latency !== undefined) state.setLatencyMs(p.name, latency);
         if (maxRequests !== undefined) state.maxRecords = Math.max(1, Math.floor(maxRequests));
+        if (concurrency !== undefined) webhooks.concurrency = concurrency;
         return json(200, describe(p));
       }
       case "POST /faults":

@@ -37,7 +37,7 @@ export type WebhookSend = {
 
 /** Options of a {@link WebhookDispatcher}. */
 export type WebhookDispatcherOptions = {
-  /** Concurrent background attempts at most (control-fired events bypass the limit); default 64. */
+  /** Concurrent background attempts at most (control-fired events bypass the limit); default 128. */
   concurrency?: number;
   /** Per-attempt timeout in ms; default 10 000. */
   timeoutMs?: number;
@@ -53,9 +53,11 @@ export class WebhookDispatcher {
   #state: SimState;
   #seq = 0;
   #active = 0;
+  #woken = 0;
   #waiting: (() => void)[] = [];
   #pending = new Set<Promise<unknown>>();
   #abort = new AbortController();
+  #defaultConcurrency: number;
   #concurrency: number;
   #timeoutMs: number;
   #maxRecords: number;
@@ -64,9 +66,20 @@ export class WebhookDispatcher {
   /** @param state The shared state (timers, epoch). */
   constructor(state: SimState, opts: WebhookDispatcherOptions = {}) {
     this.#state = state;
-    this.#concurrency = opts.concurrency ?? 64;
+    this.#defaultConcurrency = opts.concurrency ?? 128;
+    this.#concurrency = this.#defaultConcurrency;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
     this.#maxRecords = opts.maxRecords ?? 250_000;
+  }
+
+  /** How many background attempts may be in flight at once (all providers together). */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  set concurrency(n: number) {
+    this.#concurrency = Math.max(1, Math.floor(n));
+    while (this.#active + this.#woken < this.#concurrency && this.#waiting.length > 0) this.#wake();
   }
 
   /** Attempts made (`webhooks_sent`) and attempts that got no 2xx (`webhooks_failed`) for a provider. */
@@ -151,16 +164,17 @@ export class WebhookDispatcher {
     })());
   }
 
-  /** Drops the record (pending background work of the old epoch stops by itself). */
+  /** Drops the record and restores the concurrency (background work of the old epoch stops by itself). */
   reset(): void {
     this.deliveries = [];
     this.#counters.clear();
+    this.concurrency = this.#defaultConcurrency;
   }
 
   /** Aborts attempts in flight and waits for background work to end (call after `state.close()`). */
   async close(): Promise<void> {
     this.#abort.abort();
-    for (const wake of this.#waiting.splice(0)) wake();
+    while (this.#waiting.length > 0) this.#wake();
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -173,16 +187,25 @@ export class WebhookDispatcher {
   }
 
   async #limited<T>(work: () => Promise<T>): Promise<T> {
-    while (this.#active >= this.#concurrency && !this.#state.closed) {
+    if (this.#active + this.#woken >= this.#concurrency && !this.#state.closed) {
+      // Woken callers hold the slot they were woken for, so nobody can take it in between.
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      this.#woken--;
     }
     this.#active++;
     try {
       return await work();
     } finally {
       this.#active--;
-      this.#waiting.shift()?.();
+      if (this.#active + this.#woken < this.#concurrency) this.#wake();
     }
+  }
+
+  #wake(): void {
+    const next = this.#waiting.shift();
+    if (!next) return;
+    this.#woken++;
+    next();
   }
 
   #track(work: Promise<unknown>): void {
