@@ -263,3 +263,43 @@ Deno.test("drain() executes every due run exactly once and records each outcome"
     assert.deepEqual([...statuses], [{ status: "dead", n: 57 - odd }, { status: "succeeded", n: odd }]);
   });
 });
+
+Deno.test("record_outcomes() applies a webhook that raced it from another transaction", async () => {
+  await withTestDb(async (sql, connect) => {
+    const [id] = await dueRuns(sql, 1);
+    const [run] = await claim(sql, 1);
+    const [{ supplier_id }] = await sql<{ supplier_id: string }[]>`
+      select supplier_id from public.module_runs where id = ${id}`;
+    const webhook = connect();
+    let release!: () => void;
+    const held = new Promise<void>((r) => release = r);
+    let received!: () => void;
+    const inTransaction = new Promise<void>((r) => received = r);
+    // The webhook's transaction finds no delivery yet and stays open while the outcome is recorded.
+    const webhookTx = webhook.begin(async (tx) => {
+      const [row] = await tx<{ r: string }[]>`
+        select public.receive_delivery_event('resend', 'evt-race', 'email.delivered', ${supplier_id}::uuid,
+          'msg-race', 'delivered', now(), '{}') as r`;
+      assert.equal(row.r, "pending");
+      received();
+      await held;
+    });
+    await inTransaction;
+    const recording = record(sql, [{
+      run_id: id,
+      attempt: run.attempts,
+      kind: "succeeded",
+      provider: "resend",
+      provider_message_id: "msg-race",
+      channel: "email",
+      recipient: "a@example.com",
+    }]);
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await webhookTx;
+    await recording;
+    const [delivery] = await sql<{ status: string }[]>`
+      select status::text from public.deliveries where provider_message_id = 'msg-race'`;
+    assert.equal(delivery.status, "delivered");
+  });
+});

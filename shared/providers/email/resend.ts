@@ -72,35 +72,24 @@ export async function sendResendEmail(
     const reason = signal.aborted ? `no answer within ${account.timeoutMs} ms` : "connection failed";
     return { ok: false, failure: "unknown", error: { ...err, code: "no_response", message: reason }, call };
   }
-  const message_ = `Resend answered ${status} ${code}: ${String(error?.message ?? "").slice(0, 300)}`;
+  const error_ = {
+    ...err,
+    message: `Resend answered ${status} ${code}: ${String(error?.message ?? "").slice(0, 300)}`,
+  };
   const retryAfter = retryAfterSeconds(headers?.["retry-after"]);
   if (status === 429) {
+    // Quota exhaustion is not cured in seconds: wait an hour at least.
     const floor = code && SLOW_QUOTAS.has(code) ? 3600 : 0;
     return {
       ok: false,
       failure: "transient",
-      error: { ...err, message: message_ },
+      error: error_,
       retry_after_s: Math.max(floor, retryAfter ?? 1),
       call,
     };
   }
-  if (status === 409 && !(code && PERMANENT_409.has(code))) {
-    return {
-      ok: false,
-      failure: "transient",
-      error: { ...err, message: message_ },
-      retry_after_s: retryAfter,
-      call,
-    };
+  if (status >= 500 || (status === 409 && !(code && PERMANENT_409.has(code)))) {
+    return { ok: false, failure: "transient", error: error_, retry_after_s: retryAfter, call };
   }
-  if (status >= 500) {
-    return {
-      ok: false,
-      failure: "transient",
-      error: { ...err, message: message_ },
-      retry_after_s: retryAfter,
-      call,
-    };
-  }
-  return { ok: false, failure: "permanent", error: { ...err, message: message_ }, call };
+  return { ok: false, failure: "permanent", error: error_, call };
 }
