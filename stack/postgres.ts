@@ -8,6 +8,15 @@ export type Sql = ReturnType<typeof postgres>;
 /** Where Debian's PostgreSQL 15 binaries live. */
 export const pgBin = "/usr/lib/postgresql/15/bin";
 
+// runuser lives in /usr/sbin, which a root shell may not have on its PATH.
+const runuser = ["/usr/sbin/runuser", "/sbin/runuser"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+}) ?? "runuser";
+
 /** The Debian packages the stack needs, and the apt-get command that installs them. */
 export const requiredPackages = [
   "postgresql-15",
@@ -59,7 +68,7 @@ async function resolveClusterPaths(): Promise<ClusterPaths> {
   if (isRoot && await serverUserExists()) {
     await Deno.chmod(stackDir, 0o755);
     await Deno.chmod(stackPaths.logs, 0o755);
-    const reachable = await run("runuser", ["-u", serverUser, "--", "test", "-x", stackDir], {
+    const reachable = await run(runuser, ["-u", serverUser, "--", "test", "-x", stackDir], {
       check: false,
     });
     if (!reachable.ok) {
@@ -535,7 +544,7 @@ export async function run(cmd: string, args: string[], options: RunOptions = {})
 
 /** Runs a server binary as the server's OS user (runuser as root; directly otherwise). */
 function runAsServer(bin: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return isRoot ? run("runuser", ["-u", serverUser, "--", bin, ...args], options) : run(bin, args, options);
+  return isRoot ? run(runuser, ["-u", serverUser, "--", bin, ...args], options) : run(bin, args, options);
 }
 
 async function exists(path: string): Promise<boolean> {
