@@ -71,6 +71,23 @@ as $$
   end
 $$;
 
+create or replace function net._enqueue(
+  method text,
+  url text,
+  headers jsonb,
+  body bytea,
+  timeout_milliseconds integer
+) returns bigint
+language sql volatile security definer
+set search_path = ''
+as $$
+  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+  values (method, url, coalesce(headers, '{}'::jsonb), body, timeout_milliseconds)
+  returning id
+$$;
+comment on function net._enqueue(text, text, jsonb, bytea, integer) is
+  'Queues one request for the worker (the shared body of http_get/http_post/http_delete).';
+
 create or replace function net.http_get(
   url text,
   params jsonb default '{}'::jsonb,
@@ -80,13 +97,8 @@ create or replace function net.http_get(
 language plpgsql volatile security definer
 set search_path = ''
 as $$
-declare
-  request_id bigint;
 begin
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('GET', net._url_with_params(url, params), coalesce(headers, '{}'::jsonb), null, timeout_milliseconds)
-  returning id into request_id;
-  return request_id;
+  return net._enqueue('GET', net._url_with_params(url, params), headers, null, timeout_milliseconds);
 end
 $$;
 comment on function net.http_get(text, jsonb, jsonb, integer) is
@@ -103,7 +115,6 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
-  request_id bigint;
   content_type text;
 begin
   select value into content_type
@@ -115,10 +126,9 @@ begin
   elsif content_type <> 'application/json' then
     raise exception 'Content-Type header must be "application/json"';
   end if;
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('POST', net._url_with_params(url, params), headers, pg_catalog.convert_to(body::text, 'UTF8'), timeout_milliseconds)
-  returning id into request_id;
-  return request_id;
+  return net._enqueue(
+    'POST', net._url_with_params(url, params), headers, pg_catalog.convert_to(body::text, 'UTF8'), timeout_milliseconds
+  );
 end
 $$;
 comment on function net.http_post(text, jsonb, jsonb, jsonb, integer) is
@@ -133,13 +143,8 @@ create or replace function net.http_delete(
 language plpgsql volatile security definer
 set search_path = ''
 as $$
-declare
-  request_id bigint;
 begin
-  insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  values ('DELETE', net._url_with_params(url, params), coalesce(headers, '{}'::jsonb), null, timeout_milliseconds)
-  returning id into request_id;
-  return request_id;
+  return net._enqueue('DELETE', net._url_with_params(url, params), headers, null, timeout_milliseconds);
 end
 $$;
 comment on function net.http_delete(text, jsonb, jsonb, integer) is
