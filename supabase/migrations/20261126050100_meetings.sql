@@ -24,7 +24,7 @@ create table public.meetings (
   canceled_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
-  unique (provider, external_id),
+  unique (supplier_id, provider, external_id),
   check (status <> 'scheduled' or (start_at is not null and end_at > start_at))
 );
 comment on table public.meetings is
