@@ -7,6 +7,14 @@ const schema = z.object({
   SUPABASE_DB_URL: z.string().url(),
   /** Base URL of the Resend API (regions, sandboxes and the local simulator differ). */
   RESEND_BASE_URL: z.string().url().default("https://api.resend.com"),
+  /** The project's public URL (Supabase sets it): functions build their own callback and webhook URLs. */
+  SUPABASE_URL: z.string().url().optional(),
+  /** Scheduling providers' API bases (the simulator locally). */
+  CALENDLY_BASE_URL: z.string().url().default("https://api.calendly.com"),
+  GOOGLE_AUTH_URL: z.string().url().default("https://accounts.google.com/o/oauth2/v2/auth"),
+  GOOGLE_TOKEN_URL: z.string().url().default("https://oauth2.googleapis.com/token"),
+  GOOGLE_CALENDAR_URL: z.string().url().default("https://www.googleapis.com/calendar/v3"),
+  ACUITY_BASE_URL: z.string().url().default("https://acuityscheduling.com/api/v1"),
   /** Provider request timeout; a call that times out has an unknown outcome. */
   PROVIDER_TIMEOUT_MS: positiveInt(10_000),
   /** Provider calls one function instance keeps in flight. */

@@ -53,7 +53,14 @@ export async function runDaemon(): Promise<void> {
  * knobs of shared/config.ts when the daemon's own environment sets them (the benchmark does).
  */
 export function functionsEnv(): Record<string, string> {
-  const env: Record<string, string> = { RESEND_BASE_URL: `${simulatorUrl}/resend` };
+  const env: Record<string, string> = {
+    RESEND_BASE_URL: `${simulatorUrl}/resend`,
+    CALENDLY_BASE_URL: `${simulatorUrl}/calendly`,
+    GOOGLE_AUTH_URL: `${simulatorUrl}/google/o/oauth2/v2/auth`,
+    GOOGLE_TOKEN_URL: `${simulatorUrl}/google/token`,
+    GOOGLE_CALENDAR_URL: `${simulatorUrl}/google/calendar/v3`,
+    ACUITY_BASE_URL: `${simulatorUrl}/acuity/api/v1`,
+  };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;

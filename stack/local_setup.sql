@@ -13,3 +13,16 @@ begin
   end if;
 end
 $$;
+-- The meeting module's Google OAuth: the state signing key, and the simulator's OAuth client.
+do $$
+begin
+  if not exists (select 1 from vault.secrets where name = 'oauth_state_secret') then
+    perform vault.create_secret(encode(extensions.gen_random_bytes(32), 'hex'), 'oauth_state_secret',
+      'Signs the state of the Google Calendar OAuth flow');
+  end if;
+  if not exists (select 1 from vault.secrets where name = 'google_oauth_client') then
+    perform vault.create_secret('{"client_id": "local-client.apps.googleusercontent.com", "client_secret": "local-client-secret"}',
+      'google_oauth_client', 'Google OAuth client (the simulator''s locally)');
+  end if;
+end
+$$;

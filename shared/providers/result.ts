@@ -1,5 +1,5 @@
 // What a provider adapter returns: accepted with the provider's id, or a classified failure.
-import type { IntegrationCall, RunError } from "../runs/types.ts";
+import type { IntegrationCall, Outcome, RunError } from "../runs/types.ts";
 
 /** A provider call's result. `unknown` means the request may have been acted on (timeout, reset). */
 export type SendResult =
@@ -16,4 +16,19 @@ export function retryAfterSeconds(value: string | null | undefined, now = Date.n
   if (Number.isFinite(seconds) && seconds >= 0) return seconds;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
+}
+
+/** The run outcome of a failed provider answer: transient retries, permanent ends, unknown waits. */
+export function failureOutcome(
+  answer: { failure: "transient" | "permanent" | "unknown"; error: RunError; retry_after_s?: number },
+  replaySafe: boolean,
+): Outcome {
+  switch (answer.failure) {
+    case "transient":
+      return { kind: "transient", error: answer.error, retry_after_s: answer.retry_after_s };
+    case "permanent":
+      return { kind: "permanent", error: answer.error };
+    case "unknown":
+      return { kind: "unknown", error: answer.error, replay_safe: replaySafe };
+  }
 }

@@ -34,7 +34,8 @@ export type IntegrationCall = {
 /** What happened to a run in one attempt. */
 export type Outcome =
   | {
-    kind: "succeeded";
+    /** `waiting`: the run did its part (e.g. sent a booking link) and its step completes on an outside event. */
+    kind: "succeeded" | "waiting";
     provider: string;
     provider_message_id?: string;
     channel?: "email" | "sms" | "whatsapp";

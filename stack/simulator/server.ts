@@ -1,6 +1,9 @@
 /** The provider simulator's HTTP server: provider APIs under `/<provider>/...`, the control API under `/_sim/...`. */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ports } from "../config.ts";
+import { createAcuityProvider } from "./acuity.ts";
+import { createCalendlyProvider } from "./calendly.ts";
+import { createGoogleProvider } from "./google.ts";
 import { createResendProvider } from "./resend.ts";
 import {
   ControlError,
@@ -17,7 +20,12 @@ import { WebhookDispatcher } from "./webhooks.ts";
 export type ProviderFactory = (state: SimState, webhooks: WebhookDispatcher) => Provider;
 
 /** Every simulated provider, each served under its own path prefix (its `name`). */
-export const providerFactories: readonly ProviderFactory[] = [createResendProvider];
+export const providerFactories: readonly ProviderFactory[] = [
+  createResendProvider,
+  createCalendlyProvider,
+  createGoogleProvider,
+  createAcuityProvider,
+];
 
 /** Options of {@link startSimulator}. */
 export type SimulatorOptions = {

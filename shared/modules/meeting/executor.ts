@@ -1,0 +1,492 @@
+// The meeting module: Calendly and Acuity steps email the couple a single-use booking link and wait for
+// the booking; Google Calendar steps book the first free slot (with Meet) and invite the couple; reminder
+// runs email the couple 24 h and 2 h before a booked meeting.
+import type { Sql } from "../../db/client.ts";
+import { type EmailMessage, sendResendEmail } from "../../providers/email/resend.ts";
+import { failureOutcome } from "../../providers/result.ts";
+import { prefilledSchedulerUrl, splitName } from "../../providers/scheduling/acuity.ts";
+import { createSchedulingLink, prefilledBookingUrl } from "../../providers/scheduling/calendly.ts";
+import {
+  AccessTokens,
+  type CalendarAnswer,
+  eventIdFor,
+  freeBusy,
+  getEvent,
+  type GoogleClient,
+  insertEvent,
+  meetLink,
+} from "../../providers/scheduling/google_calendar.ts";
+import { type EmailTemplate, renderTemplate, TemplateError } from "../../render/template.ts";
+import type { Attempt, IntegrationCall, ModuleExecutor, ModuleRun, Outcome } from "../../runs/types.ts";
+import type { SecretStore } from "../../secrets.ts";
+import type { BusinessHours } from "../../time/zones.ts";
+import { type MeetingStepConfig, meetingStepConfig, wantsMeet } from "./config.ts";
+import { googleClientFromVault, vaultJson } from "./credentials.ts";
+import {
+  DEFAULT_LINK_TEMPLATE,
+  DEFAULT_REMINDER_TEMPLATE,
+  formatMeetingTime,
+  meetingPlace,
+} from "./messages.ts";
+import { proposeSlots } from "./slots.ts";
+
+/** Everything one meeting run needs, loaded for a whole batch in one query. */
+type MeetingContext = {
+  run_id: number;
+  instance_status: string;
+  config: unknown;
+  couple_name: string;
+  email: string | null;
+  client_time_zone: string | null;
+  locale: string;
+  consent: Record<string, unknown>;
+  suppressed: boolean;
+  supplier_name: string;
+  supplier_time_zone: string;
+  business_hours: BusinessHours;
+  email_from: string | null;
+  reply_to: string | null;
+  resend_settings: Record<string, unknown> | null;
+  resend_secret_id: string | null;
+  resend_status: string | null;
+  provider_settings: Record<string, unknown> | null;
+  provider_secret_id: string | null;
+  provider_status: string | null;
+  template_subject: string | null;
+  template_html: string | null;
+  template_text: string | null;
+  reminder_lead: string | null;
+  meeting_id: string | null;
+  meeting_status: string | null;
+  meeting_start_at: Date | null;
+  meeting_join_url: string | null;
+  meeting_location: string | null;
+};
+
+/** Base URLs and timeouts of the providers (the simulator locally). */
+export type MeetingModuleDeps = {
+  sql: Sql;
+  secrets: SecretStore;
+  resend: { baseUrl: string; timeoutMs: number };
+  calendly: { baseUrl: string; timeoutMs: number };
+  google: Omit<GoogleClient, "clientId" | "clientSecret">;
+  now?: () => Date;
+  fetch?: typeof fetch;
+};
+
+const skip = (code: string, message: string, calls: IntegrationCall[] = []): Attempt => ({
+  outcome: { kind: "skipped", error: { code, message } },
+  calls,
+});
+const fail = (code: string, message: string, calls: IntegrationCall[] = []): Attempt => ({
+  outcome: { kind: "permanent", error: { code, message } },
+  calls,
+});
+
+const PROVIDER_NAMES: Record<string, string> = {
+  calendly: "Calendly",
+  google_calendar: "Google Calendar",
+  acuity: "Acuity",
+};
+
+function loadContexts(sql: Sql, ids: number[]): Promise<MeetingContext[]> {
+  return sql<MeetingContext[]>`
+    select r.id::int as run_id, i.status::text as instance_status, st.config,
+      c.couple_name, c.email, c.time_zone as client_time_zone, c.locale, c.consent,
+      exists (
+        select 1 from public.suppressions x
+        where x.supplier_id = r.supplier_id and x.channel = 'email' and x.address = lower(c.email)
+      ) as suppressed,
+      s.name as supplier_name, s.time_zone as supplier_time_zone, s.business_hours, s.email_from, s.reply_to,
+      re.settings as resend_settings, re.secret_id::text as resend_secret_id, re.status as resend_status,
+      pi.settings as provider_settings, pi.secret_id::text as provider_secret_id, pi.status as provider_status,
+      t.subject as template_subject, t.html as template_html, t.text as template_text,
+      mr.lead as reminder_lead, m.id::text as meeting_id, m.status as meeting_status,
+      m.start_at as meeting_start_at, m.join_url as meeting_join_url, m.location as meeting_location
+    from public.module_runs r
+    join public.journey_instances i on i.id = r.journey_instance_id
+    join public.clients c on c.id = i.client_id
+    join public.suppliers s on s.id = r.supplier_id
+    join public.journey_steps st on st.id = r.step_id
+    left join public.meeting_reminders mr on mr.run_id = r.id
+    left join public.meetings m on m.id = mr.meeting_id
+    left join public.supplier_integrations re on re.supplier_id = r.supplier_id and re.provider = 'resend'
+    left join public.supplier_integrations pi
+      on pi.supplier_id = r.supplier_id and pi.provider = st.config ->> 'provider'
+    left join public.email_templates t on t.supplier_id = r.supplier_id and t.key = case
+      when mr.run_id is null then st.config ->> 'template' else st.config -> 'reminders' ->> 'template' end
+    where r.id = any(${ids}::bigint[])`;
+}
+
+/** The meeting module's executor. */
+export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
+  const now = deps.now ?? (() => new Date());
+  let google: { client: GoogleClient; tokens: AccessTokens } | undefined;
+
+  /** Our OAuth client from Vault, with one token cache per client (a rotated client gets a new cache). */
+  async function googleClient(): Promise<{ client: GoogleClient; tokens: AccessTokens } | undefined> {
+    const client = await googleClientFromVault(deps.secrets, deps.google, deps.fetch);
+    if (!client) return undefined;
+    if (google?.client.clientId !== client.clientId || google.client.clientSecret !== client.clientSecret) {
+      google = { client, tokens: new AccessTokens(client, () => now().getTime()) };
+    }
+    return google;
+  }
+
+  /** Checks the email channel and sends one rendered email with the run's key. */
+  async function sendEmail(
+    run: ModuleRun,
+    ctx: MeetingContext,
+    template: EmailTemplate,
+    values: Record<string, string>,
+    templateName: string,
+  ): Promise<Attempt & { sent?: { id: string; to: string } }> {
+    if (!ctx.email) return skip("no_recipient", "The couple has no email address");
+    if (ctx.consent.email === false) return skip("no_consent", "The couple has not agreed to email");
+    if (ctx.suppressed) {
+      return skip(
+        "suppressed",
+        "The address is on the supplier's suppression list (bounce, complaint or unsubscribe)",
+      );
+    }
+    if (!ctx.resend_secret_id || ctx.resend_status !== "connected") {
+      return fail(
+        "integration_missing",
+        "Cannot email the couple: Resend is not connected for this supplier",
+      );
+    }
+    const from = ctx.email_from ?? (ctx.resend_settings?.from as string | undefined);
+    if (!from) {
+      return fail("no_sender", "Cannot email the couple: the supplier has no sender address (email_from)");
+    }
+    let rendered;
+    try {
+      rendered = renderTemplate(template, values, templateName);
+    } catch (error) {
+      if (error instanceof TemplateError) return fail("missing_merge_tags", error.message);
+      throw error;
+    }
+    const apiKey = (await vaultJson(deps.secrets, ctx.resend_secret_id))?.api_key;
+    if (typeof apiKey !== "string" || apiKey === "") {
+      return fail(
+        "credentials_missing",
+        "Cannot email the couple: the Resend secret in Vault has no api_key",
+      );
+    }
+    const message: EmailMessage = {
+      from,
+      to: ctx.email,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      reply_to: ctx.reply_to ?? undefined,
+      tags: [
+        { name: "module", value: "meeting" },
+        { name: "supplier", value: run.supplier_id },
+        { name: "run", value: String(run.id) },
+      ],
+    };
+    const baseUrl = (ctx.resend_settings?.base_url as string | undefined) ?? deps.resend.baseUrl;
+    const result = await sendResendEmail(
+      { apiKey, baseUrl, timeoutMs: deps.resend.timeoutMs },
+      message,
+      run.idempotency_key,
+    );
+    if (!result.ok) {
+      // Resend deduplicates on the idempotency key: replaying is how an unknown outcome is reconciled.
+      return { outcome: failureOutcome(result, true), calls: [result.call] };
+    }
+    return {
+      outcome: { kind: "succeeded", provider: "resend" },
+      calls: [result.call],
+      sent: { id: result.provider_message_id, to: ctx.email },
+    };
+  }
+
+  function stepTemplate(ctx: MeetingContext, fallback: EmailTemplate): EmailTemplate {
+    return ctx.template_html !== null && ctx.template_subject !== null
+      ? { subject: ctx.template_subject, html: ctx.template_html, text: ctx.template_text }
+      : fallback;
+  }
+
+  /** Calendly and Acuity: one booking link per run (kept across retries), emailed; the run then waits. */
+  async function sendLink(run: ModuleRun, ctx: MeetingContext, config: MeetingStepConfig): Promise<Attempt> {
+    if (config.template && ctx.template_html === null) {
+      return fail(
+        "template_not_found",
+        `Cannot send the booking link: template "${config.template}" not found for supplier ${run.supplier_id}`,
+      );
+    }
+    const [meeting] = await deps.sql<{ id: string; booking_url: string | null }[]>`
+      select id::text, booking_url from public.meeting_for_run(${run.id}::bigint, ${config.provider})`;
+    const calls: IntegrationCall[] = [];
+    let url = meeting.booking_url;
+    if (!url) {
+      const settings = ctx.provider_settings ?? {};
+      let created: string;
+      if (config.provider === "calendly") {
+        const token = (await vaultJson(deps.secrets, ctx.provider_secret_id))?.access_token;
+        if (typeof token !== "string" || token === "") {
+          return fail(
+            "credentials_missing",
+            "Cannot create a Calendly link: the Calendly secret in Vault has no access_token",
+          );
+        }
+        const link = await createSchedulingLink(
+          {
+            accessToken: token,
+            baseUrl: deps.calendly.baseUrl,
+            timeoutMs: deps.calendly.timeoutMs,
+            fetch: deps.fetch,
+          },
+          config.calendly_event_type!,
+        );
+        calls.push(link.call);
+        if (!link.ok) return { outcome: failureOutcome(link, true), calls };
+        created = prefilledBookingUrl(
+          link.booking_url!,
+          { name: ctx.couple_name, email: ctx.email },
+          meeting.id,
+        );
+      } else {
+        const scheduler = settings.scheduler_url;
+        if (typeof scheduler !== "string" || !/^https:\/\//.test(scheduler)) {
+          return fail(
+            "integration_missing",
+            "Cannot create an Acuity link: the Acuity integration has no scheduler_url",
+          );
+        }
+        created = prefilledSchedulerUrl(scheduler, {
+          ...splitName(ctx.couple_name),
+          email: ctx.email,
+          appointmentType: config.acuity_appointment_type!,
+        });
+      }
+      const [stored] = await deps.sql<{ url: string }[]>`
+        select public.set_meeting_link(${meeting.id}::uuid, ${created}) as url`;
+      url = stored.url;
+    }
+    const sent = await sendEmail(run, ctx, stepTemplate(ctx, DEFAULT_LINK_TEMPLATE), {
+      couple_name: ctx.couple_name,
+      supplier_name: ctx.supplier_name,
+      meeting_type: config.meeting_type,
+      duration: String(config.duration),
+      booking_url: url,
+    }, config.template ?? "meeting-link");
+    if (!sent.sent) return { outcome: sent.outcome, calls: [...calls, ...sent.calls] };
+    return {
+      outcome: {
+        kind: "waiting",
+        provider: "resend",
+        provider_message_id: sent.sent.id,
+        channel: "email",
+        recipient: sent.sent.to,
+        result: { meeting_id: meeting.id },
+      },
+      calls: [...calls, ...sent.calls],
+    };
+  }
+
+  /** Marks the Google integration disconnected: the vendor must reconnect; runs fail until then. */
+  async function disconnectGoogle(supplierId: string): Promise<void> {
+    await deps.sql`
+      update public.supplier_integrations
+      set status = 'disconnected', status_reason = 'Google refused the refresh token (invalid_grant)', updated_at = now()
+      where supplier_id = ${supplierId}::uuid and provider = 'google_calendar'`;
+  }
+
+  function googleFailure(run: ModuleRun, result: CalendarAnswer): Promise<Attempt> | Attempt {
+    const answer = result.answer as Extract<CalendarAnswer["answer"], { ok: false }>;
+    if (answer.error.code === "invalid_grant") {
+      return disconnectGoogle(run.supplier_id).then(() =>
+        fail(
+          "google_disconnected",
+          "Google Calendar access was revoked or has expired: reconnect Google Calendar",
+          result.calls,
+        )
+      );
+    }
+    // Event ids are derived from the run key, so replaying an insert whose answer was lost is safe.
+    return { outcome: failureOutcome(answer, true), calls: result.calls };
+  }
+
+  /** Google Calendar: the first free slot in business hours, booked with the couple invited and Meet. */
+  async function bookGoogle(
+    run: ModuleRun,
+    ctx: MeetingContext,
+    config: MeetingStepConfig,
+  ): Promise<Attempt> {
+    if (!ctx.email) return skip("no_recipient", "The couple has no email address to invite");
+    const g = await googleClient();
+    if (!g) {
+      return fail("integration_missing", "Cannot book: the Vault secret google_oauth_client is missing");
+    }
+    const refreshToken = (await vaultJson(deps.secrets, ctx.provider_secret_id))?.refresh_token;
+    if (typeof refreshToken !== "string" || refreshToken === "") {
+      return fail("google_disconnected", "Google Calendar is not connected: reconnect Google Calendar");
+    }
+    const calendarId = (ctx.provider_settings?.calendar_id as string | undefined) ?? "primary";
+    const [meeting] = await deps.sql<{ id: string }[]>`
+      select id::text from public.meeting_for_run(${run.id}::bigint, 'google_calendar')`;
+    const eventId = await eventIdFor(run.idempotency_key);
+    const calls: IntegrationCall[] = [];
+
+    const from = new Date(now().getTime() + config.availability.notice_hours * 3_600_000);
+    const to = new Date(from.getTime() + (config.availability.window_days + 1) * 86_400_000);
+    const fb = await freeBusy(g.client, g.tokens, refreshToken, {
+      calendarId,
+      timeMin: new Date(from.getTime() - config.buffer_time * 60_000),
+      timeMax: to,
+      timeZone: ctx.supplier_time_zone,
+    });
+    calls.push(...fb.calls);
+    if (!fb.answer.ok) return googleFailure(run, { answer: fb.answer, calls });
+    const [slot] = proposeSlots({
+      from,
+      days: config.availability.window_days,
+      timeZone: ctx.supplier_time_zone,
+      hours: ctx.business_hours,
+      durationMinutes: config.duration,
+      bufferMinutes: config.buffer_time,
+      busy: fb.busy!,
+    });
+    const insert = slot
+      ? await insertEvent(g.client, g.tokens, refreshToken, calendarId, {
+        id: eventId,
+        summary: `${config.meeting_type}: ${ctx.couple_name}`,
+        description: `${config.meeting_type} with ${ctx.supplier_name} (${config.duration} minutes).`,
+        location: config.location,
+        start: { dateTime: slot.start.toISOString(), timeZone: ctx.supplier_time_zone },
+        end: { dateTime: slot.end.toISOString(), timeZone: ctx.supplier_time_zone },
+        attendees: [{ email: ctx.email, displayName: ctx.couple_name }],
+        ...(wantsMeet(config)
+          ? {
+            conferenceData: {
+              createRequest: { requestId: eventId, conferenceSolutionKey: { type: "hangoutsMeet" } },
+            },
+          }
+          : {}),
+      })
+      : undefined;
+    let event: unknown;
+    if (insert) {
+      calls.push(...insert.calls);
+      if (insert.answer.ok) event = insert.answer.body;
+      else if (insert.answer.status !== 409) return googleFailure(run, { answer: insert.answer, calls });
+    }
+    if (event === undefined) {
+      // A previous attempt may have booked already (409 for our id, or its slot is now busy): read it back.
+      const existing = await getEvent(g.client, g.tokens, refreshToken, calendarId, eventId);
+      calls.push(...existing.calls);
+      if (existing.answer.ok) event = existing.answer.body;
+      else if (existing.answer.status !== 404) return googleFailure(run, { answer: existing.answer, calls });
+      else if (!slot) {
+        return fail(
+          "no_free_slot",
+          `No free ${config.duration}-minute slot in business hours in the next ${config.availability.window_days} days`,
+          calls,
+        );
+      } else return googleFailure(run, { answer: insert!.answer, calls });
+    }
+    const e = event as { start?: { dateTime?: string }; end?: { dateTime?: string }; location?: string };
+    const joinUrl = meetLink(event);
+    await deps.sql`select public.apply_meeting_event(${meeting.id}::uuid, ${
+      JSON.stringify({
+        kind: "booked",
+        external_id: eventId,
+        start_at: e.start?.dateTime,
+        end_at: e.end?.dateTime,
+        join_url: joinUrl,
+        location: e.location ?? config.location ?? null,
+      })
+    }::text::jsonb)`;
+    return {
+      outcome: {
+        kind: "succeeded",
+        provider: "google_calendar",
+        provider_message_id: eventId,
+        result: { meeting_id: meeting.id, start_at: e.start?.dateTime, join_url: joinUrl },
+      },
+      calls,
+    };
+  }
+
+  /** A reminder of a booked meeting, in the couple's zone and language. */
+  async function remind(run: ModuleRun, ctx: MeetingContext, config: MeetingStepConfig): Promise<Attempt> {
+    if (ctx.instance_status === "cancelled") return skip("journey_inactive", "The journey is cancelled");
+    if (ctx.meeting_status !== "scheduled" || !ctx.meeting_start_at || ctx.meeting_start_at <= now()) {
+      return skip("meeting_changed", "The meeting is no longer scheduled ahead");
+    }
+    if (config.reminders.template && ctx.template_html === null) {
+      return fail(
+        "template_not_found",
+        `Cannot send the reminder: template "${config.reminders.template}" not found for supplier ${run.supplier_id}`,
+      );
+    }
+    const sent = await sendEmail(run, ctx, stepTemplate(ctx, DEFAULT_REMINDER_TEMPLATE), {
+      couple_name: ctx.couple_name,
+      supplier_name: ctx.supplier_name,
+      meeting_type: config.meeting_type,
+      meeting_time: formatMeetingTime(
+        ctx.meeting_start_at,
+        ctx.client_time_zone ?? ctx.supplier_time_zone,
+        ctx.locale,
+      ),
+      meeting_place: meetingPlace({
+        join_url: ctx.meeting_join_url,
+        location: ctx.meeting_location,
+        format: config.format,
+      }),
+    }, config.reminders.template ?? "meeting-reminder");
+    if (!sent.sent) return sent;
+    const outcome: Outcome = {
+      kind: "succeeded",
+      provider: "resend",
+      provider_message_id: sent.sent.id,
+      channel: "email",
+      recipient: sent.sent.to,
+      result: { meeting_id: ctx.meeting_id, reminder: ctx.reminder_lead },
+    };
+    return { outcome, calls: sent.calls };
+  }
+
+  return {
+    async prepare(runs) {
+      const contexts = new Map(
+        (await loadContexts(deps.sql, runs.map((r) => r.id))).map((c) => [c.run_id, c]),
+      );
+      return (run: ModuleRun): Promise<Attempt> => {
+        const ctx = contexts.get(run.id);
+        if (!ctx) {
+          return Promise.resolve(
+            fail("run_context_missing", `Cannot run meeting step: run ${run.id} has no couple or step`),
+          );
+        }
+        const parsed = meetingStepConfig.safeParse(ctx.config);
+        if (!parsed.success) {
+          const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+          return Promise.resolve(
+            fail("invalid_config", `Cannot run meeting step: invalid step config: ${why}`),
+          );
+        }
+        const config = parsed.data;
+        if (ctx.reminder_lead !== null) return remind(run, ctx, config);
+        if (ctx.instance_status !== "active") {
+          return Promise.resolve(skip("journey_inactive", `The journey is ${ctx.instance_status}`));
+        }
+        if (!ctx.provider_secret_id && config.provider !== "acuity" || ctx.provider_status !== "connected") {
+          const name = PROVIDER_NAMES[config.provider];
+          return Promise.resolve(fail(
+            config.provider === "google_calendar" ? "google_disconnected" : "integration_missing",
+            config.provider === "google_calendar"
+              ? "Google Calendar is not connected: reconnect Google Calendar"
+              : `Cannot run meeting step: ${name} is not connected for this supplier`,
+          ));
+        }
+        return config.provider === "google_calendar"
+          ? bookGoogle(run, ctx, config)
+          : sendLink(run, ctx, config);
+      };
+    },
+  };
+}

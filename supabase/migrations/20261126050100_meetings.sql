@@ -1,0 +1,406 @@
+-- Meetings: the meeting module's state. A Calendly or Acuity step sends a single-use booking link and
+-- its run waits ('waiting') until the booking webhook completes the step; a Google Calendar step books
+-- a free slot itself. Booked meetings get reminder runs 24 h and 2 h before; a cancellation cancels
+-- them and, as the step says, reopens the step.
+
+create table public.meetings (
+  id uuid primary key default gen_random_uuid(),
+  supplier_id uuid not null references public.suppliers on delete cascade,
+  run_id bigint not null unique references public.module_runs on delete cascade,
+  journey_instance_id uuid not null references public.journey_instances on delete cascade,
+  step_id uuid not null references public.journey_steps on delete cascade,
+  client_id uuid not null references public.clients on delete cascade,
+  provider text not null check (provider in ('calendly', 'google_calendar', 'acuity')),
+  status text not null default 'awaiting_booking' check (status in ('awaiting_booking', 'scheduled', 'canceled')),
+  booking_url text,
+  external_id text,
+  start_at timestamptz,
+  end_at timestamptz,
+  join_url text,
+  cancel_url text,
+  reschedule_url text,
+  location text,
+  schedule_version integer not null default 0,
+  canceled_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  unique (supplier_id, provider, external_id),
+  check (status <> 'scheduled' or (start_at is not null and end_at > start_at))
+);
+comment on table public.meetings is
+  'One meeting per meeting-step run: the booking link sent, then the booked slot (Calendly invitee URI, '
+  'Google event id or Acuity appointment id in external_id), or its cancellation.';
+comment on column public.meetings.schedule_version is 'Bumped whenever the slot changes; part of the reminder runs'' keys.';
+create index meetings_supplier on public.meetings (supplier_id, created_at);
+create index meetings_client on public.meetings (client_id);
+
+create table public.meeting_reminders (
+  run_id bigint primary key references public.module_runs on delete cascade,
+  meeting_id uuid not null references public.meetings on delete cascade,
+  supplier_id uuid not null references public.suppliers on delete cascade,
+  lead text not null check (lead in ('24h', '2h'))
+);
+comment on table public.meeting_reminders is
+  'Marks the module runs that are reminders of a meeting (rather than the meeting step itself).';
+create index meeting_reminders_meeting on public.meeting_reminders (meeting_id);
+create index meeting_reminders_supplier on public.meeting_reminders (supplier_id);
+
+alter table public.meetings enable row level security;
+alter table public.meeting_reminders enable row level security;
+create policy meetings_member_read on public.meetings for select to authenticated
+  using (public.is_supplier_member(supplier_id));
+create policy meeting_reminders_member_read on public.meeting_reminders for select to authenticated
+  using (public.is_supplier_member(supplier_id));
+revoke insert, update, delete on public.meetings, public.meeting_reminders from anon, authenticated;
+
+-- Waiting runs ---------------------------------------------------------------------------------------
+
+create or replace function public.record_outcomes(p_outcomes jsonb) returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_done jsonb;
+  v_messages jsonb;
+  v_count integer;
+begin
+  with o as (
+    select * from jsonb_to_recordset(p_outcomes) as x(
+      run_id bigint, attempt integer, kind text, replay_safe boolean, provider text,
+      provider_message_id text, channel text, recipient text, error jsonb,
+      retry_after_s double precision, defer_until timestamptz, result jsonb
+    )
+  ),
+  decided as (
+    select o.*, r.max_attempts,
+      case
+        when o.kind in ('succeeded', 'skipped', 'waiting') then o.kind
+        when o.kind = 'permanent' then 'dead'
+        when o.kind = 'deferred' then 'pending'
+        when o.kind = 'unknown' and not coalesce(o.replay_safe, false) then 'unknown'
+        when r.attempts >= r.max_attempts then 'dead'
+        else 'pending'
+      end as next_status
+    from o join public.module_runs r on r.id = o.run_id
+    where r.status = 'running' and r.attempts = o.attempt
+  ),
+  updated as (
+    update public.module_runs r
+    set status = d.next_status::public.run_status,
+        run_at = case
+          when d.kind = 'deferred' then d.defer_until
+          when d.next_status = 'pending' then now() + public.retry_delay(r.attempts, d.retry_after_s)
+          else r.run_at end,
+        attempts = case when d.kind = 'deferred' then r.attempts - 1 else r.attempts end,
+        lease_expires_at = null,
+        last_error = case
+          when d.kind in ('succeeded', 'deferred', 'waiting') then r.last_error
+          when d.next_status = 'dead' and d.kind <> 'permanent' then d.error || jsonb_build_object(
+            'message', format('gave up after %s attempts: %s', r.attempts, d.error ->> 'message'))
+          else d.error end,
+        provider = coalesce(d.provider, r.provider),
+        provider_message_id = coalesce(d.provider_message_id, r.provider_message_id),
+        result = coalesce(d.result, r.result),
+        completed_at = case when d.next_status in ('succeeded', 'skipped', 'dead') then now() end,
+        updated_at = now()
+    from decided d
+    where r.id = d.run_id
+    returning r.id, r.supplier_id, r.journey_instance_id, r.step_id, r.status, r.provider,
+      r.provider_message_id, d.channel, d.recipient
+  ),
+  delivered as (
+    insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
+    select id, supplier_id, channel, provider, provider_message_id, recipient from updated
+    where status in ('succeeded', 'waiting') and provider_message_id is not null and channel is not null
+    on conflict (provider, provider_message_id) do nothing
+    returning provider, provider_message_id
+  )
+  select
+    (select jsonb_agg(jsonb_build_object('instance_id', journey_instance_id, 'step_id', step_id))
+      from updated where status in ('succeeded', 'skipped')),
+    (select jsonb_agg(jsonb_build_object('provider', provider, 'id', provider_message_id)) from delivered),
+    (select count(*) from updated)
+  into v_done, v_messages, v_count;
+
+  insert into public.integration_calls (supplier_id, run_id, provider, operation, http_status, duration_ms, error_code, attempt, outcome)
+  select r.supplier_id, r.id, c.provider, c.operation, c.http_status, c.duration_ms, c.error_code, o.attempt, o.kind
+  from jsonb_to_recordset(p_outcomes) as o(run_id bigint, attempt integer, kind text, calls jsonb)
+  join public.module_runs r on r.id = o.run_id
+  cross join lateral jsonb_to_recordset(coalesce(o.calls, '[]')) as c(
+    provider text, operation text, http_status integer, duration_ms integer, error_code text
+  );
+
+  if v_messages is not null then
+    -- Webhooks that arrived before the delivery row existed are applied now, oldest first. The lock
+    -- pairs with the one in apply_webhook_event: whichever transaction comes second sees the other's
+    -- row, so an event can never be left waiting for a delivery that already exists.
+    perform pg_advisory_xact_lock(hashtextextended(m.provider || ':' || m.id, 0))
+    from jsonb_to_recordset(v_messages) as m(provider text, id text)
+    order by m.provider, m.id;
+    perform public.apply_webhook_event(e.id)
+    from public.webhook_events e
+    join jsonb_to_recordset(v_messages) as m(provider text, id text)
+      on e.provider = m.provider and e.provider_message_id = m.id
+    where e.processed_at is null
+    order by e.occurred_at, e.id;
+  end if;
+
+  if v_done is not null then
+    perform public.advance_instances(v_done);
+  end if;
+  return v_count;
+end
+$$;
+comment on function public.record_outcomes(jsonb) is
+  'Records a batch of run outcomes in one call: succeeded (delivery written, journey advances), waiting '
+  '(delivery written, the step completes later through complete_waiting_run), skipped '
+  '(with a reason; journey advances), deferred (to defer_until, attempt not counted), transient or '
+  'replay-safe unknown (retry with backoff, dead after max_attempts), permanent (dead with the reason), '
+  'unknown (held for reconciliation). Fenced on the attempt, so a worker whose lease expired cannot '
+  'overwrite the run''s newer state. Also writes the integration_calls audit.';
+
+create function public.complete_waiting_run(p_run_id bigint, p_result jsonb default '{}') returns boolean
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_run public.module_runs;
+begin
+  update public.module_runs
+  set status = 'succeeded', result = coalesce(result, '{}') || coalesce(p_result, '{}'),
+      completed_at = now(), updated_at = now()
+  where id = p_run_id and status = 'waiting'
+  returning * into v_run;
+  if not found then
+    return false;
+  end if;
+  perform public.advance_instances(jsonb_build_array(
+    jsonb_build_object('instance_id', v_run.journey_instance_id, 'step_id', v_run.step_id)));
+  return true;
+end
+$$;
+comment on function public.complete_waiting_run(bigint, jsonb) is
+  'Completes a waiting run (its outside event arrived) and advances the journey from its step. '
+  'False when the run is not waiting (already completed, or cancelled).';
+
+create function public.reopen_step(p_instance_id uuid, p_step_id uuid) returns boolean
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_instance public.journey_instances;
+begin
+  select * into v_instance from public.journey_instances where id = p_instance_id for update;
+  if not found or v_instance.status = 'cancelled' then
+    return false;
+  end if;
+  -- Steps planned after this one no longer apply; other meetings' reminders still do.
+  update public.module_runs r
+  set status = 'cancelled', completed_at = now(), updated_at = now(),
+      last_error = jsonb_build_object('kind', 'skipped', 'code', 'step_reopened',
+        'message', 'An earlier step was reopened')
+  where r.journey_instance_id = p_instance_id and r.status in ('pending', 'waiting')
+    and not exists (select 1 from public.meeting_reminders mr where mr.run_id = r.id);
+  update public.journey_instances
+  set current_step_id = p_step_id, status = 'active', completed_at = null, updated_at = now()
+  where id = p_instance_id;
+  -- The transition trigger plans the step's new run when the current step changed; when the journey
+  -- was still (or had ended) on this step, plan it here.
+  if v_instance.current_step_id is not distinct from p_step_id then
+    perform public.plan_runs(array[p_instance_id]);
+  end if;
+  return true;
+end
+$$;
+comment on function public.reopen_step(uuid, uuid) is
+  'Moves a journey back to a step so it runs again (a new visit, with a new run key): pending and '
+  'waiting runs of the instance are cancelled, a completed journey becomes active again.';
+
+-- Meetings --------------------------------------------------------------------------------------------
+
+create function public.meeting_for_run(p_run_id bigint, p_provider text) returns public.meetings
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_meeting public.meetings;
+begin
+  insert into public.meetings (supplier_id, run_id, journey_instance_id, step_id, client_id, provider)
+  select r.supplier_id, r.id, r.journey_instance_id, r.step_id, i.client_id, p_provider
+  from public.module_runs r join public.journey_instances i on i.id = r.journey_instance_id
+  where r.id = p_run_id
+  on conflict (run_id) do nothing;
+  select * into v_meeting from public.meetings where run_id = p_run_id;
+  return v_meeting;
+end
+$$;
+comment on function public.meeting_for_run(bigint, text) is
+  'The meeting of a meeting-step run, created on the first attempt: its id tags the booking link, so '
+  'every retry of the run works on the same meeting.';
+
+create function public.set_meeting_link(p_meeting_id uuid, p_booking_url text) returns text
+language sql security definer
+set search_path = ''
+as $$
+  update public.meetings set booking_url = coalesce(booking_url, p_booking_url), updated_at = now()
+  where id = p_meeting_id
+  returning booking_url
+$$;
+comment on function public.set_meeting_link(uuid, text) is
+  'Stores the booking link created for a meeting; the first one stored wins, so a retry re-sends the '
+  'same single-use link rather than a second one.';
+
+create function public.plan_meeting_reminders(p_meeting_id uuid) returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_count integer;
+begin
+  update public.module_runs r
+  set status = 'cancelled', completed_at = now(), updated_at = now(),
+      last_error = jsonb_build_object('kind', 'skipped', 'code', 'meeting_changed',
+        'message', 'The meeting was moved or cancelled')
+  from public.meeting_reminders mr
+  where mr.meeting_id = p_meeting_id and r.id = mr.run_id and r.status = 'pending';
+
+  with m as (
+    select m.* from public.meetings m join public.journey_steps s on s.id = m.step_id
+    where m.id = p_meeting_id and m.status = 'scheduled'
+      and coalesce((s.config -> 'reminders' ->> 'enabled')::boolean, true)
+  ),
+  planned as (
+    insert into public.module_runs (supplier_id, journey_instance_id, step_id, module_type, run_at, idempotency_key)
+    select m.supplier_id, m.journey_instance_id, m.step_id, 'meeting', m.start_at - l.ahead,
+      format('%s:reminder:%s:v%s', m.id, l.lead, m.schedule_version)
+    from m cross join (values ('24h', interval '24 hours'), ('2h', interval '2 hours')) as l(lead, ahead)
+    -- A meeting booked less than a day ahead gets only the reminders still ahead of it.
+    where m.start_at - l.ahead > now()
+    on conflict (idempotency_key) do nothing
+    returning id, supplier_id, split_part(idempotency_key, ':', 3) as lead
+  )
+  insert into public.meeting_reminders (run_id, meeting_id, supplier_id, lead)
+  select id, p_meeting_id, supplier_id, lead from planned;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+comment on function public.plan_meeting_reminders(uuid) is
+  'Cancels a meeting''s pending reminders and, when it is scheduled and its step wants reminders, plans '
+  'runs 24 h and 2 h before its start (those already past are left out). Returns how many were planned.';
+
+create function public.apply_meeting_event(p_meeting_id uuid, p_event jsonb) returns text
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_meeting public.meetings;
+  v_kind text := p_event ->> 'kind';
+  v_start timestamptz := (p_event ->> 'start_at')::timestamptz;
+  v_end timestamptz := (p_event ->> 'end_at')::timestamptz;
+begin
+  select * into v_meeting from public.meetings where id = p_meeting_id for update;
+  if not found then
+    return 'unmatched';
+  end if;
+  if v_kind = 'booked' then
+    if v_meeting.status = 'canceled' then
+      return 'stale';
+    end if;
+    if v_meeting.status = 'scheduled' and v_meeting.external_id = p_event ->> 'external_id'
+       and v_meeting.start_at = v_start then
+      return 'duplicate';
+    end if;
+    update public.meetings
+    set status = 'scheduled', external_id = p_event ->> 'external_id', start_at = v_start, end_at = v_end,
+        join_url = coalesce(p_event ->> 'join_url', join_url),
+        cancel_url = coalesce(p_event ->> 'cancel_url', cancel_url),
+        reschedule_url = coalesce(p_event ->> 'reschedule_url', reschedule_url),
+        location = coalesce(p_event ->> 'location', location),
+        schedule_version = schedule_version
+          + case when v_meeting.start_at is distinct from v_start and v_meeting.start_at is not null then 1 else 0 end,
+        updated_at = now()
+    where id = p_meeting_id;
+    perform public.complete_waiting_run(v_meeting.run_id, jsonb_build_object('meeting_id', p_meeting_id));
+    perform public.plan_meeting_reminders(p_meeting_id);
+    return case when v_meeting.status = 'scheduled' then 'moved' else 'booked' end;
+  elsif v_kind = 'canceled' then
+    if v_meeting.status = 'canceled' then
+      return 'duplicate';
+    end if;
+    update public.meetings set status = 'canceled', canceled_at = now(), updated_at = now()
+    where id = p_meeting_id;
+    perform public.plan_meeting_reminders(p_meeting_id);
+    if coalesce((select s.config ->> 'on_cancel' from public.journey_steps s where s.id = v_meeting.step_id),
+                'reopen') = 'reopen' then
+      perform public.reopen_step(v_meeting.journey_instance_id, v_meeting.step_id);
+    end if;
+    return 'canceled';
+  end if;
+  raise exception 'Cannot apply meeting event: kind "%" is not booked or canceled', v_kind
+    using errcode = '22023';
+end
+$$;
+comment on function public.apply_meeting_event(uuid, jsonb) is
+  'Applies a normalised booking event to a meeting: booked (slot recorded, waiting run completed so the '
+  'journey advances, reminders planned; a new slot for a scheduled meeting moves it and its reminders) or '
+  'canceled (reminders cancelled; the step reopened unless its on_cancel is keep).';
+
+create function public.receive_meeting_event(
+  p_provider text,
+  p_event_id text,
+  p_event_type text,
+  p_supplier_id uuid,
+  p_event jsonb
+) returns text
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_inbox bigint;
+  v_meeting uuid;
+  v_result text;
+begin
+  insert into public.webhook_events (provider, event_id, event_type, supplier_id, occurred_at, payload)
+  values (p_provider, p_event_id, p_event_type, p_supplier_id, (p_event ->> 'occurred_at')::timestamptz,
+    p_event - 'invitee_email')
+  on conflict (provider, event_id) do nothing
+  returning id into v_inbox;
+  if v_inbox is null then
+    return 'duplicate';
+  end if;
+  -- Which meeting: the booking it replaces (a reschedule), the booking itself, the meeting id we put in
+  -- the link, or else the couple's latest meeting still waiting for a booking with this provider.
+  select m.id into v_meeting from public.meetings m
+  where m.supplier_id = p_supplier_id and m.provider = p_provider
+    and m.external_id in (p_event ->> 'previous_external_id', p_event ->> 'external_id')
+  order by (m.external_id = p_event ->> 'previous_external_id') desc limit 1;
+  if v_meeting is null and p_event ->> 'meeting_ref' ~ '^[0-9a-f-]{36}$' then
+    select m.id into v_meeting from public.meetings m
+    where m.id = (p_event ->> 'meeting_ref')::uuid and m.supplier_id = p_supplier_id and m.provider = p_provider;
+  end if;
+  if v_meeting is null and p_event ->> 'invitee_email' is not null then
+    select m.id into v_meeting from public.meetings m join public.clients c on c.id = m.client_id
+    where m.supplier_id = p_supplier_id and m.provider = p_provider and m.status = 'awaiting_booking'
+      and lower(c.email) = lower(p_event ->> 'invitee_email')
+    order by m.created_at desc limit 1;
+  end if;
+  v_result := case when v_meeting is null then 'unmatched' else public.apply_meeting_event(v_meeting, p_event) end;
+  update public.webhook_events set processed_at = now() where id = v_inbox;
+  return v_result;
+end
+$$;
+comment on function public.receive_meeting_event(text, text, text, uuid, jsonb) is
+  'Inbox entry point for a verified booking webhook (Calendly, Acuity): deduplicates on (provider, event '
+  'id), finds the meeting and applies the event. The couple''s email is used to match, never stored.';
+
+revoke execute on function
+  public.record_outcomes(jsonb),
+  public.complete_waiting_run(bigint, jsonb),
+  public.reopen_step(uuid, uuid),
+  public.meeting_for_run(bigint, text),
+  public.set_meeting_link(uuid, text),
+  public.plan_meeting_reminders(uuid),
+  public.apply_meeting_event(uuid, jsonb),
+  public.receive_meeting_event(text, text, text, uuid, jsonb)
+from public, anon, authenticated;
