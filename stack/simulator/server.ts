@@ -2,6 +2,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ports } from "../config.ts";
 import { createResendProvider } from "./resend.ts";
+import { createTwilioProvider } from "./twilio.ts";
+import { createWhatsAppProvider } from "./whatsapp.ts";
 import {
   ControlError,
   optionalNumber,
@@ -17,7 +19,11 @@ import { WebhookDispatcher } from "./webhooks.ts";
 export type ProviderFactory = (state: SimState, webhooks: WebhookDispatcher) => Provider;
 
 /** Every simulated provider, each served under its own path prefix (its `name`). */
-export const providerFactories: readonly ProviderFactory[] = [createResendProvider];
+export const providerFactories: readonly ProviderFactory[] = [
+  createResendProvider,
+  createTwilioProvider,
+  createWhatsAppProvider,
+];
 
 /** Options of {@link startSimulator}. */
 export type SimulatorOptions = {
