@@ -146,6 +146,8 @@ comment on table public.rate_buckets is
   'Token buckets shared by every function instance (e.g. twilio:sender:+441234567890, '
   'whatsapp:pair:<number id>:<recipient>); see take_rate_tokens.';
 alter table public.rate_buckets enable row level security;
+-- Internal to the pipeline: stated explicitly, no user reads or writes buckets.
+create policy rate_buckets_pipeline_only on public.rate_buckets for all to authenticated using (false) with check (false);
 revoke all on public.rate_buckets from anon, authenticated;
 
 create function public.take_rate_tokens(p_buckets jsonb) returns double precision
