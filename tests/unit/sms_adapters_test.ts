@@ -8,13 +8,15 @@ type Seen = { url: string; headers: Headers; body: string };
 /** A fetch that records the request and answers `status` with `body`, or throws when `body` is an Error. */
 function fakeFetch(status: number, body: unknown, headers: Record<string, string> = {}) {
   const seen: Seen[] = [];
-  const fn = (async (input: string | URL | Request, init?: RequestInit) => {
+  const fn = ((input: string | URL | Request, init?: RequestInit) => {
     seen.push({ url: String(input), headers: new Headers(init?.headers), body: String(init?.body) });
-    if (body instanceof Error) throw body;
-    return new Response(JSON.stringify(body), {
-      status,
-      headers: { "content-type": "application/json", ...headers },
-    });
+    if (body instanceof Error) return Promise.reject(body);
+    return Promise.resolve(
+      new Response(JSON.stringify(body), {
+        status,
+        headers: { "content-type": "application/json", ...headers },
+      }),
+    );
   }) as typeof fetch;
   return { fn, seen };
 }

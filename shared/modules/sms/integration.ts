@@ -1,5 +1,7 @@
 // A supplier's messaging integration for the webhook receivers: its settings and its Vault secret JSON.
+import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
+import { HttpError } from "../../http/errors.ts";
 import type { SecretStore } from "../../secrets.ts";
 
 /** Settings and decrypted credentials of one integration; empty objects when missing or unreadable. */
@@ -25,4 +27,15 @@ export async function loadIntegration(
     }
   }
   return { settings: row?.settings ?? {}, secret };
+}
+
+const uuid = z.uuid();
+
+/** The `supplier` query parameter of a webhook URL; 400 when it is not a uuid. */
+export function supplierParam(query: URLSearchParams): string {
+  const parsed = uuid.safeParse(query.get("supplier"));
+  if (!parsed.success) {
+    throw new HttpError(400, "invalid_supplier", "Query parameter supplier must be the supplier's uuid");
+  }
+  return parsed.data;
 }

@@ -5,7 +5,7 @@ import type { Sql } from "../../db/client.ts";
 import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/errors.ts";
 import type { SecretStore } from "../../secrets.ts";
 import { formParams, type TwilioParams, verifyTwilio } from "../../webhooks/twilio.ts";
-import { loadIntegration } from "./integration.ts";
+import { loadIntegration, supplierParam } from "./integration.ts";
 import { type KeywordIntent, keywordIntent } from "./keywords.ts";
 
 /** Twilio message statuses and the delivery status each means (null: not a delivery status). */
@@ -25,7 +25,6 @@ export const TWILIO_STATUS: Record<string, string | null> = {
   received: null,
 };
 
-const supplierId = z.uuid();
 const e164 = z.string().regex(/^\+[1-9][0-9]{6,14}$/, "must be an E.164 number");
 const sid = z.string().regex(/^[A-Z]{2}[0-9a-f]{32}$/, "must be a Twilio SID");
 const status = z.object({
@@ -85,12 +84,9 @@ export function twilioWebhookHandler(deps: TwilioWebhookDeps): (req: Request) =>
   return withErrors(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
     const query = new URL(req.url).searchParams;
-    const supplier = supplierId.safeParse(query.get("supplier"));
-    if (!supplier.success) {
-      throw new HttpError(400, "invalid_supplier", "Query parameter supplier must be the supplier's uuid");
-    }
+    const supplierId = supplierParam(query);
     const raw = await readRawBody(req);
-    const { settings, secret } = await loadIntegration(deps.sql, deps.secrets, supplier.data, "twilio");
+    const { settings, secret } = await loadIntegration(deps.sql, deps.secrets, supplierId, "twilio");
     const authToken = typeof secret.auth_token === "string" ? secret.auth_token : "";
     if (!authToken) {
       throw new HttpError(
@@ -133,13 +129,13 @@ export function twilioWebhookHandler(deps: TwilioWebhookDeps): (req: Request) =>
       const to = e164.safeParse(e.To).success ? e.To! : null;
       if (e.ErrorCode === "21610" && to) {
         await deps
-          .sql`select public.record_messaging_consent(${supplier.data}::uuid, 'sms', ${to}, false, now())`;
+          .sql`select public.record_messaging_consent(${supplierId}::uuid, 'sms', ${to}, false, now())`;
       }
       // Only what the pipeline needs is stored: ids and codes, no message bodies.
       const payload = { status: e.MessageStatus, error_code: e.ErrorCode ?? null };
       const [row] = await deps.sql<{ result: string }[]>`
         select public.receive_message_status(
-          'twilio', ${`${e.MessageSid}:${e.MessageStatus}`}, ${e.MessageStatus}, ${supplier.data}::uuid,
+          'twilio', ${`${e.MessageSid}:${e.MessageStatus}`}, ${e.MessageStatus}, ${supplierId}::uuid,
           ${e.MessageSid}, ${TWILIO_STATUS[e.MessageStatus] ?? null}::public.delivery_status, now(),
           ${JSON.stringify(payload)}::text::jsonb, ${query.get("run")}, 'sms', ${to}
         ) as result`;
@@ -152,20 +148,20 @@ export function twilioWebhookHandler(deps: TwilioWebhookDeps): (req: Request) =>
     const intent = m.OptOutType ? OPT_OUT_TYPE[m.OptOutType] : keywordIntent(m.Body);
     const [row] = await deps.sql<{ result: string }[]>`
       select public.receive_delivery_event(
-        'twilio', ${`inbound:${m.MessageSid}`}, 'inbound', ${supplier.data}::uuid, null, null, now(),
+        'twilio', ${`inbound:${m.MessageSid}`}, 'inbound', ${supplierId}::uuid, null, null, now(),
         ${JSON.stringify({ intent })}::text::jsonb
       ) as result`;
     if (row.result !== "duplicate") {
-      await deps.sql`select public.record_inbound_message(${supplier.data}::uuid, 'sms', ${m.From}, now())`;
+      await deps.sql`select public.record_inbound_message(${supplierId}::uuid, 'sms', ${m.From}, now())`;
       if (intent === "opt_out" || intent === "opt_in") {
         await deps.sql`select public.record_messaging_consent(
-          ${supplier.data}::uuid, 'sms', ${m.From}, ${intent === "opt_in"}, now())`;
+          ${supplierId}::uuid, 'sms', ${m.From}, ${intent === "opt_in"}, now())`;
       }
     }
     if (intent !== "help") return twiml();
     const [s] = await deps.sql<
       { name: string }[]
-    >`select name from public.suppliers where id = ${supplier.data}::uuid`;
+    >`select name from public.suppliers where id = ${supplierId}::uuid`;
     const help = typeof settings.help_text === "string" && settings.help_text !== ""
       ? settings.help_text
       : `${

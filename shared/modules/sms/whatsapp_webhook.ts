@@ -7,7 +7,7 @@ import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/
 import type { SecretStore } from "../../secrets.ts";
 import { constantTimeEqualText } from "../../webhooks/hmac.ts";
 import { verifyMeta } from "../../webhooks/meta.ts";
-import { loadIntegration } from "./integration.ts";
+import { loadIntegration, supplierParam } from "./integration.ts";
 import { keywordIntent } from "./keywords.ts";
 
 /** WhatsApp statuses and the delivery status each means. */
@@ -18,7 +18,6 @@ export const WHATSAPP_STATUS: Record<string, string> = {
   failed: "failed",
 };
 
-const supplierId = z.uuid();
 const unixSeconds = z.string().regex(/^[0-9]{1,12}$/);
 const waId = z.string().regex(/^[1-9][0-9]{6,14}$/, "must be a WhatsApp id (E.164 digits)");
 const statusEvent = z.object({
@@ -64,15 +63,12 @@ const at = (seconds: string) => new Date(Number(seconds) * 1000).toISOString();
 export function whatsappWebhookHandler(deps: WhatsAppWebhookDeps): (req: Request) => Promise<Response> {
   return withErrors(async (req) => {
     const query = new URL(req.url).searchParams;
-    const supplier = supplierId.safeParse(query.get("supplier"));
-    if (!supplier.success) {
-      throw new HttpError(400, "invalid_supplier", "Query parameter supplier must be the supplier's uuid");
-    }
+    const supplierId = supplierParam(query);
     if (req.method !== "GET" && req.method !== "POST") {
       throw new HttpError(405, "method_not_allowed", "Use GET or POST");
     }
     const raw = req.method === "POST" ? await readRawBody(req) : new Uint8Array();
-    const { settings, secret } = await loadIntegration(deps.sql, deps.secrets, supplier.data, "whatsapp");
+    const { settings, secret } = await loadIntegration(deps.sql, deps.secrets, supplierId, "whatsapp");
 
     if (req.method === "GET") {
       const token = typeof secret.verify_token === "string" ? secret.verify_token : "";
@@ -123,7 +119,7 @@ export function whatsappWebhookHandler(deps: WhatsAppWebhookDeps): (req: Request
           const payload = { status: s.status, error_codes: (s.errors ?? []).map((e) => e.code) };
           const [row] = await deps.sql<{ result: string }[]>`
             select public.receive_message_status(
-              'whatsapp', ${`${s.id}:${s.status}`}, ${s.status}, ${supplier.data}::uuid, ${s.id},
+              'whatsapp', ${`${s.id}:${s.status}`}, ${s.status}, ${supplierId}::uuid, ${s.id},
               ${WHATSAPP_STATUS[s.status] ?? null}::public.delivery_status, ${at(s.timestamp)}::timestamptz,
               ${JSON.stringify(payload)}::text::jsonb, ${
             s.biz_opaque_callback_data ?? null
@@ -136,17 +132,17 @@ export function whatsappWebhookHandler(deps: WhatsAppWebhookDeps): (req: Request
           const intent = keywordIntent(m.text?.body ?? m.button?.text);
           const [row] = await deps.sql<{ result: string }[]>`
             select public.receive_delivery_event(
-              'whatsapp', ${`inbound:${m.id}`}, 'inbound', ${supplier.data}::uuid, null, null,
+              'whatsapp', ${`inbound:${m.id}`}, 'inbound', ${supplierId}::uuid, null, null,
               ${at(m.timestamp)}::timestamptz, ${JSON.stringify({ type: m.type, intent })}::text::jsonb
             ) as result`;
           results.push(row.result);
           if (row.result === "duplicate") continue;
-          await deps.sql`select public.record_inbound_message(${supplier.data}::uuid, 'whatsapp', ${from}, ${
+          await deps.sql`select public.record_inbound_message(${supplierId}::uuid, 'whatsapp', ${from}, ${
             at(m.timestamp)
           }::timestamptz)`;
           if (intent === "opt_out" || intent === "opt_in") {
             await deps.sql`select public.record_messaging_consent(
-              ${supplier.data}::uuid, 'whatsapp', ${from}, ${intent === "opt_in"}, ${
+              ${supplierId}::uuid, 'whatsapp', ${from}, ${intent === "opt_in"}, ${
               at(m.timestamp)
             }::timestamptz)`;
           }

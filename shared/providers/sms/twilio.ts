@@ -1,4 +1,5 @@
 // Twilio Programmable Messaging adapter: one form-encoded POST to Messages.json with basic auth, classified.
+import { timedCall } from "../http_call.ts";
 import { retryAfterSeconds, type SendResult } from "../result.ts";
 
 /** The account to send as (credentials from Vault, settings from supplier_integrations). */
@@ -51,19 +52,10 @@ export async function sendTwilioMessage(
   const url = `${account.baseUrl.replace(/\/$/, "")}/2010-04-01/Accounts/${
     encodeURIComponent(account.accountSid)
   }/Messages.json`;
-  const started = performance.now();
-  const signal = AbortSignal.timeout(account.timeoutMs);
-  const call = (http_status: number | null, error_code: string | null) => ({
-    provider: "twilio",
-    operation: "messages.create",
-    http_status,
-    duration_ms: Math.round(performance.now() - started),
-    error_code,
-  });
-  let res: Response;
-  let body: Record<string, unknown> = {};
-  try {
-    res = await fetchFn(url, {
+  const res = await timedCall(
+    { provider: "twilio", operation: "messages.create", label: "Twilio", timeoutMs: account.timeoutMs },
+    url,
+    {
       method: "POST",
       headers: {
         authorization: `Basic ${btoa(`${account.username}:${account.password}`)}`,
@@ -71,21 +63,14 @@ export async function sendTwilioMessage(
         accept: "application/json",
       },
       body: form,
-      signal,
-    });
-    body = await res.json().catch(() => ({}));
-  } catch {
-    const reason = signal.aborted ? `no answer within ${account.timeoutMs} ms` : "connection failed";
-    return {
-      ok: false,
-      failure: "unknown",
-      error: { provider: "twilio", code: "no_response", message: `Twilio: ${reason}` },
-      call: call(null, null),
-    };
-  }
+    },
+    fetchFn,
+  );
+  if (!res.answered) return res.result;
+  const body = res.body;
   const code = typeof body.code === "number" ? body.code : null;
-  if (res.ok && typeof body.sid === "string") {
-    return { ok: true, provider_message_id: body.sid, call: call(res.status, null) };
+  if (res.status >= 200 && res.status < 300 && typeof body.sid === "string") {
+    return { ok: true, provider_message_id: body.sid, call: res.call(null) };
   }
   const error = {
     provider: "twilio",
@@ -95,7 +80,7 @@ export async function sendTwilioMessage(
       String(body.message ?? "").slice(0, 300)
     }`,
   };
-  const audit = call(res.status, code === null ? null : String(code));
+  const audit = res.call(code === null ? null : String(code));
   if (res.status === 429 || code === 20429 || res.status >= 500) {
     return {
       ok: false,

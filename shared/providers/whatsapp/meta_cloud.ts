@@ -1,4 +1,5 @@
 // WhatsApp Business Cloud API adapter: POST /{phone-number-id}/messages with a bearer token, classified.
+import { timedCall } from "../http_call.ts";
 import { retryAfterSeconds, type SendResult } from "../result.ts";
 
 /** The business number to send from. */
@@ -68,37 +69,21 @@ export async function sendWhatsAppMessage(
 ): Promise<SendResult & { graph_code?: number }> {
   const url = `${account.baseUrl.replace(/\/$/, "")}/${encodeURIComponent(account.phoneNumberId)}/messages`;
   const operation = content.type === "text" ? "messages.text" : "messages.template";
-  const started = performance.now();
-  const signal = AbortSignal.timeout(account.timeoutMs);
-  const call = (http_status: number | null, error_code: string | null) => ({
-    provider: "whatsapp",
-    operation,
-    http_status,
-    duration_ms: Math.round(performance.now() - started),
-    error_code,
-  });
-  let res: Response;
-  let body: Record<string, unknown> = {};
-  try {
-    res = await fetchFn(url, {
+  const res = await timedCall(
+    { provider: "whatsapp", operation, label: "WhatsApp", timeoutMs: account.timeoutMs },
+    url,
+    {
       method: "POST",
       headers: { authorization: `Bearer ${account.accessToken}`, "content-type": "application/json" },
       body: JSON.stringify(payload(to, content, runKey)),
-      signal,
-    });
-    body = await res.json().catch(() => ({}));
-  } catch {
-    const reason = signal.aborted ? `no answer within ${account.timeoutMs} ms` : "connection failed";
-    return {
-      ok: false,
-      failure: "unknown",
-      error: { provider: "whatsapp", code: "no_response", message: `WhatsApp: ${reason}` },
-      call: call(null, null),
-    };
-  }
+    },
+    fetchFn,
+  );
+  if (!res.answered) return res.result;
+  const body = res.body;
   const id = (body.messages as { id?: unknown }[] | undefined)?.[0]?.id;
-  if (res.ok && typeof id === "string") {
-    return { ok: true, provider_message_id: id, call: call(res.status, null) };
+  if (res.status >= 200 && res.status < 300 && typeof id === "string") {
+    return { ok: true, provider_message_id: id, call: res.call(null) };
   }
 
   const graph = (body.error ?? {}) as {
@@ -116,7 +101,7 @@ export async function sendWhatsAppMessage(
       String(graph.message ?? "").slice(0, 200)
     }${details.slice(0, 200)}`,
   };
-  const audit = call(res.status, code === undefined ? null : String(code));
+  const audit = res.call(code === undefined ? null : String(code));
   if (res.status >= 500 || res.status === 429 || (code !== undefined && TRANSIENT_CODES.has(code))) {
     return {
       ok: false,
