@@ -227,6 +227,10 @@ begin
       insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
       values (v_run.id, v_run.supplier_id, p_channel, p_provider, p_provider_message_id, p_recipient)
       on conflict (provider, provider_message_id) do nothing;
+      -- The same lock record_outcomes takes after writing a delivery and apply_webhook_event before
+      -- looking for one: whichever transaction comes second sees the other's row, so no event is left
+      -- waiting for a delivery that exists.
+      perform pg_advisory_xact_lock(hashtextextended(p_provider || ':' || p_provider_message_id, 0));
       perform public.apply_webhook_event(e.id) from public.webhook_events e
       where e.provider = p_provider and e.provider_message_id = p_provider_message_id and e.processed_at is null
       order by e.occurred_at, e.id;
