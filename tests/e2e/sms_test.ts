@@ -2,13 +2,14 @@
 // or WhatsApp → signed callbacks → delivery status; opt-outs, the 24-hour window, fallbacks, quiet hours,
 // out-of-order and forged callbacks.
 import assert from "node:assert/strict";
+import { FunctionsHttpError } from "@supabase/functions-js";
 import { gatewayUrl } from "../../stack/config.ts";
 import { signMeta } from "../../shared/webhooks/meta.ts";
 import { signTwilio } from "../../shared/webhooks/twilio.ts";
 import { zonedInstant } from "../../shared/time/zones.ts";
 import type { Sql } from "../helpers/db.ts";
 import { deliveryOf, runOf, smsScenario } from "../helpers/sms_fixtures.ts";
-import { sim, stackDb, waitFor } from "../helpers/stack.ts";
+import { sim, stackDb, supabase, userJwt, waitFor } from "../helpers/stack.ts";
 
 type TwilioMessage = {
   sid: string;
@@ -496,6 +497,52 @@ Deno.test("webhook-whatsapp honours STOP from an inbound message and refreshes t
     const run = await settled(sql, await s.start());
     assert.equal(run.status, "skipped");
     assert.equal(run.last_error?.code, "opted_out");
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("journey-steps refuses an sms step config naming every bad field, and accepts a good one", async () => {
+  const sql = stackDb();
+  try {
+    const s = await smsScenario(sql);
+    const userId = crypto.randomUUID();
+    await sql`insert into auth.users (id, email) values (${userId}::uuid, ${`${userId}@studio.example`})`;
+    await sql`insert into public.supplier_members (supplier_id, user_id) values (${s.supplierId}::uuid, ${userId}::uuid)`;
+    const app = await supabase(await userJwt(userId));
+    const bad = await app.functions.invoke("journey-steps", {
+      body: {
+        journey_id: s.journeyId,
+        position: 2,
+        module_type: "sms",
+        config: {
+          channel: "pigeon",
+          text: "",
+          media_url: "http://insecure.example/a.jpg",
+          whatsapp_template: { name: "X" },
+        },
+      },
+    });
+    assert.ok(bad.error instanceof FunctionsHttpError);
+    assert.equal(bad.error.context.status, 422);
+    const reason = await bad.error.context.json();
+    assert.deepEqual(reason.error.details.map((d: { path: string }) => d.path).sort(), [
+      "channel",
+      "media_url",
+      "text",
+      "whatsapp_template.language",
+      "whatsapp_template.name",
+    ]);
+    const ok = await app.functions.invoke("journey-steps", {
+      body: {
+        journey_id: s.journeyId,
+        position: 2,
+        module_type: "sms",
+        config: { channel: "both", text: "Hi" },
+      },
+    });
+    assert.equal(ok.error, null);
+    assert.deepEqual(ok.data.config, { channel: "both", text: "Hi", require_opt_in: false, custom: {} });
   } finally {
     await sql.end();
   }
