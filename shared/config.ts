@@ -15,6 +15,15 @@ const schema = z.object({
   GOOGLE_TOKEN_URL: z.string().url().default("https://oauth2.googleapis.com/token"),
   GOOGLE_CALENDAR_URL: z.string().url().default("https://www.googleapis.com/calendar/v3"),
   ACUITY_BASE_URL: z.string().url().default("https://acuityscheduling.com/api/v1"),
+  /** Base URL of the Twilio REST API. */
+  TWILIO_BASE_URL: z.string().url().default("https://api.twilio.com"),
+  /** Base URL of the Meta Graph API (the version comes from the supplier's WhatsApp settings). */
+  WHATSAPP_BASE_URL: z.string().url().default("https://graph.facebook.com"),
+  /**
+   * The public base of the functions as providers call them (default `<SUPABASE_URL>/functions/v1`).
+   * Twilio signs the URL it called, which a function cannot see behind the gateway.
+   */
+  PUBLIC_FUNCTIONS_URL: z.string().url().optional(),
   /** Provider request timeout; a call that times out has an unknown outcome. */
   PROVIDER_TIMEOUT_MS: positiveInt(10_000),
   /** Provider calls one function instance keeps in flight. */
@@ -43,4 +52,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
   throw new TypeError(`Cannot start: invalid configuration: ${problems}`);
+}
+
+/** The public base URL of the functions (providers' callbacks and Twilio signatures use it), without a trailing slash. */
+export function publicFunctionsUrl(config: Config): string {
+  const url = config.PUBLIC_FUNCTIONS_URL ??
+    (config.SUPABASE_URL ? `${config.SUPABASE_URL.replace(/\/$/, "")}/functions/v1` : undefined);
+  if (!url) throw new TypeError("Cannot start: set PUBLIC_FUNCTIONS_URL or SUPABASE_URL");
+  return url.replace(/\/$/, "");
 }

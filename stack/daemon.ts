@@ -60,6 +60,8 @@ export function functionsEnv(): Record<string, string> {
     GOOGLE_TOKEN_URL: `${simulatorUrl}/google/token`,
     GOOGLE_CALENDAR_URL: `${simulatorUrl}/google/calendar/v3`,
     ACUITY_BASE_URL: `${simulatorUrl}/acuity/api/v1`,
+    TWILIO_BASE_URL: `${simulatorUrl}/twilio`,
+    WHATSAPP_BASE_URL: `${simulatorUrl}/whatsapp`,
   };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);

@@ -14,11 +14,12 @@ export interface ApplyOptions {
   log?: (line: string) => void;
 }
 
-/** Runs `supabase db push --db-url <url>?sslmode=disable --yes [--include-seed]` from the project folder. */
+/** Runs `supabase db push --db-url <url>?sslmode=disable --yes --include-all [--include-seed]` from the project folder. */
 export async function applyMigrations(url: string, options: ApplyOptions = {}): Promise<void> {
   const dbUrl = new URL(url);
   dbUrl.searchParams.set("sslmode", "disable");
-  const args = ["db", "push", "--db-url", dbUrl.toString(), "--yes"];
+  // --include-all: a local database may already have later migrations than one just merged in.
+  const args = ["db", "push", "--db-url", dbUrl.toString(), "--yes", "--include-all"];
   if (options.seed) args.push("--include-seed");
   const result = await run(supabaseCli, args, { cwd: options.workdir ?? root, check: false });
   const output = `${result.stderr}\n${result.stdout}`.trim();

@@ -3,9 +3,11 @@ import type { z } from "zod";
 import type { ModuleType } from "../runs/types.ts";
 import { emailStepConfig } from "./email/config.ts";
 import { meetingStepConfig } from "./meeting/config.ts";
+import { smsStepConfig } from "./sms/config.ts";
 
 /** The config schema of each module type that is implemented. */
 export const stepConfigSchemas: Partial<Record<ModuleType, z.ZodType>> = {
   email: emailStepConfig,
   meeting: meetingStepConfig,
+  sms: smsStepConfig,
 };

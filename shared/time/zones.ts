@@ -241,3 +241,36 @@ export function formatWeddingDate(date: string, locale: string): string {
   const fmt = new Intl.DateTimeFormat(supportedLocale(locale), { dateStyle: "long", timeZone: "UTC" });
   return fmt.format(new Date(wallMs(year, month, day)));
 }
+
+/** A nightly window in which nothing is sent: [start, end) local time, wrapping past midnight when start > end. */
+export type QuietHours = {
+  /** "HH:MM", e.g. "21:00". */
+  start: string;
+  /** "HH:MM", e.g. "08:00". */
+  end: string;
+};
+
+/**
+ * The earliest instant at or after `instant` outside quiet hours in `tz`: `instant` itself (as a new
+ * Date) when outside, else the end of the window. The end is a wall-clock time, so 08:00 stays 08:00
+ * local on the night the clocks change; an end that falls in a spring-forward gap is shifted past it.
+ *
+ * @throws {RangeError} If start or end is not HH:MM, they are equal, the instant is invalid or the zone is unknown.
+ */
+export function nextOutsideQuietHours(instant: Date, tz: string, quiet: QuietHours): Date {
+  assertTimeZone(tz);
+  const start = parseTime(quiet?.start, "find the end of quiet hours");
+  const end = parseTime(quiet?.end, "find the end of quiet hours");
+  if (start === end) {
+    throw new RangeError(`Cannot find the end of quiet hours: start ${quiet.start} equals end ${quiet.end}`);
+  }
+  const now = localParts(instant, tz);
+  const minute = now.hour * 60 + now.minute;
+  const wraps = start > end;
+  const inside = wraps ? minute >= start || minute < end : minute >= start && minute < end;
+  if (!inside) return new Date(instant.getTime());
+  // Past midnight the window ends today; before midnight (a wrapping window) it ends tomorrow.
+  const endsTomorrow = wraps && minute >= start;
+  const day = new Date(wallMs(now.year, now.month, now.day + (endsTomorrow ? 1 : 0)));
+  return instantOf(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), end, tz);
+}

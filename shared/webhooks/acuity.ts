@@ -1,5 +1,5 @@
 /** Acuity webhook signatures: `X-Acuity-Signature` = base64 HMAC-SHA256 of the raw form body, keyed by the API key. */
-import { constantTimeEqualText, hmacSha256, toBase64 } from "./hmac.ts";
+import { constantTimeEqualText, hmac, toBase64 } from "./hmac.ts";
 
 /** Why an Acuity request must not be trusted. */
 export class AcuitySignatureError extends Error {
@@ -12,7 +12,7 @@ export class AcuitySignatureError extends Error {
 /** Signs a raw body as Acuity does (for the simulator and tests). */
 export async function signAcuity(apiKey: string, body: Uint8Array | string): Promise<string> {
   if (!apiKey) throw new TypeError("Cannot sign Acuity webhook: the API key is empty");
-  return toBase64(await hmacSha256(apiKey, body));
+  return toBase64(await hmac("SHA-256", apiKey, body));
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Calendly webhook signatures: `Calendly-Webhook-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">`. */
-import { constantTimeEqualText, hmacSha256, prefixed, toHex } from "./hmac.ts";
+import { constantTimeEqualText, hmac, prefixed, toHex } from "./hmac.ts";
 
 /** Calendly leaves the replay window to the receiver; its own sample uses three minutes. */
 export const CALENDLY_TOLERANCE_SECONDS = 180;
@@ -28,7 +28,7 @@ export async function signCalendly(
     );
   }
   const raw = typeof body === "string" ? new TextEncoder().encode(body) : body;
-  return `t=${timestamp},v1=${toHex(await hmacSha256(signingKey, prefixed(`${timestamp}.`, raw)))}`;
+  return `t=${timestamp},v1=${toHex(await hmac("SHA-256", signingKey, prefixed(`${timestamp}.`, raw)))}`;
 }
 
 /**
@@ -65,7 +65,7 @@ export async function verifyCalendly(opts: {
     throw new CalendlySignatureError("timestamp outside the tolerance");
   }
   // The header's own text is signed, so "0123" cannot be replayed as "123".
-  const expected = toHex(await hmacSha256(opts.signingKey, prefixed(`${t}.`, opts.rawBody)));
+  const expected = toHex(await hmac("SHA-256", opts.signingKey, prefixed(`${t}.`, opts.rawBody)));
   let matched = false;
   for (const s of signatures) if (constantTimeEqualText(s, expected)) matched = true;
   if (!matched) throw new CalendlySignatureError("no matching signature");

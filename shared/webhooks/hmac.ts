@@ -1,37 +1,52 @@
-// HMAC-SHA256 over raw bytes with cached WebCrypto keys, hex/base64 encodings and a constant-time compare:
-// the pieces the Calendly and Acuity signature schemes share.
+// HMAC, digests, encodings and constant-time comparison for webhook signature schemes (WebCrypto only).
 
 const encoder = new TextEncoder();
+
+/** Imported HMAC keys per (hash, secret): a hot webhook endpoint does not re-import on every request. */
+const keys = new Map<string, Promise<CryptoKey>>();
 const KEY_CACHE_LIMIT = 64;
-const keyCache = new Map<string, Promise<CryptoKey>>();
 
-/** The HMAC-SHA256 of `message` with the UTF-8 bytes of `secret` as the key. */
-export async function hmacSha256(secret: string, message: Uint8Array | string): Promise<Uint8Array> {
-  let key = keyCache.get(secret);
+function bytes(data: string | Uint8Array): Uint8Array<ArrayBuffer> {
+  return typeof data === "string" ? encoder.encode(data) : new Uint8Array(data);
+}
+
+/** HMAC of `data` with the UTF-8 bytes of `secret`. */
+export async function hmac(
+  hash: "SHA-1" | "SHA-256",
+  secret: string,
+  data: string | Uint8Array,
+): Promise<Uint8Array> {
+  const cacheKey = `${hash}\u0000${secret}`;
+  let key = keys.get(cacheKey);
   if (!key) {
-    if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-    ]);
-    keyCache.set(secret, key);
+    if (keys.size >= KEY_CACHE_LIMIT) keys.clear();
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash }, false, ["sign"]);
+    keys.set(cacheKey, key);
   }
-  const data = typeof message === "string" ? encoder.encode(message) : message;
-  return new Uint8Array(await crypto.subtle.sign("HMAC", await key, data as Uint8Array<ArrayBuffer>));
+  return new Uint8Array(await crypto.subtle.sign("HMAC", await key, bytes(data)));
 }
 
-/** Lower-case hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+/** SHA-256 of `data`. */
+export async function sha256(data: string | Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes(data)));
 }
 
-/** Standard base64 (with padding) of bytes. */
-export function toBase64(bytes: Uint8Array): string {
+/** Lower-case hex. */
+export function toHex(data: Uint8Array): string {
+  return Array.from(data, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Standard base64 with padding. */
+export function toBase64(data: Uint8Array): string {
   let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
+  for (const b of data) binary += String.fromCharCode(b);
   return btoa(binary);
 }
 
-/** Compares two strings in time independent of where they differ (lengths may leak, contents do not). */
+/**
+ * Compares two strings in time independent of where they differ (signatures are ASCII); strings of
+ * unequal length never match.
+ */
 export function constantTimeEqualText(a: string, b: string): boolean {
   const x = encoder.encode(a);
   const y = encoder.encode(b);

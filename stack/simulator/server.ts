@@ -5,6 +5,8 @@ import { createAcuityProvider } from "./acuity.ts";
 import { createCalendlyProvider } from "./calendly.ts";
 import { createGoogleProvider } from "./google.ts";
 import { createResendProvider } from "./resend.ts";
+import { createTwilioProvider } from "./twilio.ts";
+import { createWhatsAppProvider } from "./whatsapp.ts";
 import {
   ControlError,
   optionalNumber,
@@ -25,6 +27,8 @@ export const providerFactories: readonly ProviderFactory[] = [
   createCalendlyProvider,
   createGoogleProvider,
   createAcuityProvider,
+  createTwilioProvider,
+  createWhatsAppProvider,
 ];
 
 /** Options of {@link startSimulator}. */

@@ -1,0 +1,256 @@
+-- SMS and WhatsApp: couples' phone numbers in any national format (normalised to E.164 when sent, from
+-- the couple's country), per-supplier quiet hours, consent and the WhatsApp 24-hour window per number,
+-- message segments on deliveries, token buckets for providers' send rates, and reconciliation of sends
+-- whose outcome was unknown from the status callbacks that carry their run key.
+
+-- Couples -----------------------------------------------------------------------------------------
+
+-- Phone numbers are kept as the vendor typed them ("07911 123456"); the sms module normalises them to
+-- E.164 with the couple's country, so a UK couple marrying in Italy keeps their UK number.
+alter table public.clients drop constraint clients_phone_check;
+alter table public.clients add constraint clients_phone_check
+  check (length(phone) between 3 and 40 and phone ~ '^[+0-9 ().\-]+$');
+alter table public.clients add column country text check (country ~ '^[A-Z]{2}$');
+comment on column public.clients.country is
+  'ISO 3166-1 alpha-2 country of the couple''s phone number, used to read national-format numbers.';
+
+-- Quiet hours -------------------------------------------------------------------------------------
+
+alter table public.suppliers add column quiet_hours jsonb not null default '{"start": "21:00", "end": "08:00"}'
+  check (
+    jsonb_typeof(quiet_hours) = 'object'
+    and public.is_local_time(quiet_hours ->> 'start')
+    and public.is_local_time(quiet_hours ->> 'end')
+    and quiet_hours ->> 'start' <> quiet_hours ->> 'end'
+  );
+comment on column public.suppliers.quiet_hours is
+  'No SMS or WhatsApp from start to end ("HH:MM", may wrap past midnight) in the couple''s zone; runs '
+  'falling inside are deferred to the end, never dropped.';
+
+-- Consent and the WhatsApp window per number -------------------------------------------------------
+
+create table public.messaging_contacts (
+  supplier_id uuid not null references public.suppliers on delete cascade,
+  channel text not null check (channel in ('sms', 'whatsapp')),
+  address text not null check (address ~ '^\+[1-9][0-9]{6,14}$'),
+  opted_in_at timestamptz,
+  opted_out_at timestamptz,
+  last_inbound_at timestamptz,
+  updated_at timestamptz not null default now(),
+  primary key (supplier_id, channel, address)
+);
+comment on table public.messaging_contacts is
+  'Per supplier, channel and E.164 number: the latest opt-in (START, YES) and opt-out (STOP...) and the '
+  'last inbound message (WhatsApp''s 24-hour customer-service window). An opt-out also puts the number '
+  'on public.suppressions.';
+alter table public.messaging_contacts enable row level security;
+create policy messaging_contacts_member_read on public.messaging_contacts for select to authenticated
+  using (public.is_supplier_member(supplier_id));
+revoke insert, update, delete on public.messaging_contacts from anon, authenticated;
+
+create function public.record_messaging_consent(
+  p_supplier_id uuid,
+  p_channel text,
+  p_address text,
+  p_opted_in boolean,
+  p_at timestamptz
+) returns boolean
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_contact public.messaging_contacts;
+begin
+  insert into public.messaging_contacts (supplier_id, channel, address)
+  values (p_supplier_id, p_channel, p_address)
+  on conflict do nothing;
+  select * into v_contact from public.messaging_contacts
+  where supplier_id = p_supplier_id and channel = p_channel and address = p_address
+  for update;
+  -- Keywords can arrive out of order (webhook retries): only a newer choice than the last one counts.
+  if p_at <= greatest(v_contact.opted_in_at, v_contact.opted_out_at) then
+    return false;
+  end if;
+  if p_opted_in then
+    update public.messaging_contacts set opted_in_at = p_at, updated_at = now()
+    where supplier_id = p_supplier_id and channel = p_channel and address = p_address;
+    delete from public.suppressions
+    where supplier_id = p_supplier_id and channel = p_channel and address = p_address and reason = 'opted_out';
+  else
+    update public.messaging_contacts set opted_out_at = p_at, updated_at = now()
+    where supplier_id = p_supplier_id and channel = p_channel and address = p_address;
+    insert into public.suppressions (supplier_id, channel, address, reason)
+    values (p_supplier_id, p_channel, p_address, 'opted_out')
+    on conflict do nothing;
+  end if;
+  return true;
+end
+$$;
+comment on function public.record_messaging_consent(uuid, text, text, boolean, timestamptz) is
+  'Records an opt-in (START, UNSTOP, YES) or opt-out (STOP..., Twilio 21610) of a number at p_at. An '
+  'opt-out suppresses the number on the channel; a later opt-in lifts that suppression (not a manual '
+  'one). Older choices than the latest recorded are ignored; returns whether this one was applied.';
+
+create function public.record_inbound_message(
+  p_supplier_id uuid,
+  p_channel text,
+  p_address text,
+  p_at timestamptz
+) returns void
+language sql security definer
+set search_path = ''
+as $$
+  insert into public.messaging_contacts as c (supplier_id, channel, address, last_inbound_at)
+  values (p_supplier_id, p_channel, p_address, p_at)
+  on conflict (supplier_id, channel, address) do update
+  set last_inbound_at = greatest(c.last_inbound_at, excluded.last_inbound_at), updated_at = now()
+$$;
+comment on function public.record_inbound_message(uuid, text, text, timestamptz) is
+  'A couple messaged the supplier at p_at: opens or refreshes the WhatsApp 24-hour window (the latest wins).';
+
+-- Segments on deliveries ----------------------------------------------------------------------------
+
+alter table public.deliveries add column segments integer check (segments > 0);
+alter table public.deliveries add column encoding text check (encoding in ('GSM-7', 'UCS-2'));
+comment on column public.deliveries.segments is 'SMS segments billed (GSM-7: 160, or 153 per part; UCS-2: 70, or 67).';
+
+create function public.on_deliveries_inserted() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  -- record_outcomes writes the run's result and its delivery in one statement; the result is visible
+  -- here, after that statement.
+  update public.deliveries d
+  set segments = (r.result ->> 'segments')::integer, encoding = r.result ->> 'encoding'
+  from new_rows n
+  join public.module_runs r on r.id = n.run_id
+  where d.id = n.id and n.channel = 'sms' and r.result ? 'segments';
+  return null;
+end
+$$;
+comment on function public.on_deliveries_inserted() is
+  'Copies the segment count and encoding an SMS run reported (module_runs.result) onto its delivery.';
+create trigger deliveries_20_segments after insert on public.deliveries
+  referencing new table as new_rows
+  for each statement execute function public.on_deliveries_inserted();
+
+-- Send rates across function instances -------------------------------------------------------------
+
+create table public.rate_buckets (
+  key text primary key,
+  tokens double precision not null,
+  updated_at timestamptz not null
+);
+comment on table public.rate_buckets is
+  'Token buckets shared by every function instance (e.g. twilio:sender:+441234567890, '
+  'whatsapp:pair:<number id>:<recipient>); see take_rate_tokens.';
+alter table public.rate_buckets enable row level security;
+-- Internal to the pipeline: stated explicitly, no user reads or writes buckets.
+create policy rate_buckets_pipeline_only on public.rate_buckets for all to authenticated using (false) with check (false);
+revoke all on public.rate_buckets from anon, authenticated;
+
+create function public.take_rate_tokens(p_buckets jsonb) returns double precision
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_now timestamptz := clock_timestamp();
+  v_wait double precision := 0;
+  v_keys text[] := '{}';
+  v_left double precision[] := '{}';
+  v_refilled double precision;
+  b record;
+begin
+  -- Sorted keys: concurrent callers lock buckets in the same order and cannot deadlock.
+  for b in
+    select x.key, x.cost, x.per_second, x.burst
+    from jsonb_to_recordset(p_buckets) as x(key text, cost double precision, per_second double precision, burst double precision)
+    order by x.key
+  loop
+    insert into public.rate_buckets (key, tokens, updated_at) values (b.key, b.burst, v_now)
+    on conflict do nothing;
+    select least(b.burst, r.tokens + extract(epoch from v_now - r.updated_at) * b.per_second) into v_refilled
+    from public.rate_buckets r where r.key = b.key
+    for update;
+    -- A cost above the burst (a long message on a 1 segment/s number) is let through on a full bucket
+    -- and leaves the bucket in debt, which later senders wait out.
+    v_wait := greatest(v_wait, (least(b.cost, b.burst) - v_refilled) / b.per_second);
+    v_keys := v_keys || b.key;
+    v_left := v_left || (v_refilled - b.cost);
+  end loop;
+  if v_wait > 0 then
+    return v_wait;
+  end if;
+  update public.rate_buckets r set tokens = t.tokens, updated_at = v_now
+  from unnest(v_keys, v_left) as t(key, tokens)
+  where r.key = t.key;
+  return 0;
+end
+$$;
+comment on function public.take_rate_tokens(jsonb) is
+  'Takes tokens from several buckets at once ([{key, cost, per_second, burst}]): all or none. Returns 0 '
+  'when taken, else the seconds until every bucket can pay (nothing is taken then).';
+
+-- Reconciling unknown outcomes from status callbacks -------------------------------------------------
+
+create function public.receive_message_status(
+  p_provider text,
+  p_event_id text,
+  p_event_type text,
+  p_supplier_id uuid,
+  p_provider_message_id text,
+  p_status public.delivery_status,
+  p_occurred_at timestamptz,
+  p_payload jsonb,
+  p_run_key text,
+  p_channel text,
+  p_recipient text
+) returns text
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_run public.module_runs;
+begin
+  if p_run_key is not null and p_provider_message_id is not null then
+    -- A send that timed out is held as 'unknown' (SMS and WhatsApp have no idempotency key, so it is
+    -- never blindly resent). The provider's callback carries the run key: the message exists, so the
+    -- run succeeded with this message id.
+    update public.module_runs
+    set status = 'succeeded', provider = p_provider, provider_message_id = p_provider_message_id,
+        completed_at = now(), updated_at = now(),
+        result = coalesce(result, '{}') || jsonb_build_object('reconciled_from', p_event_type)
+    where idempotency_key = p_run_key and supplier_id = p_supplier_id and status = 'unknown'
+    returning * into v_run;
+    if found then
+      insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
+      values (v_run.id, v_run.supplier_id, p_channel, p_provider, p_provider_message_id, p_recipient)
+      on conflict (provider, provider_message_id) do nothing;
+      -- The same lock record_outcomes takes after writing a delivery and apply_webhook_event before
+      -- looking for one: whichever transaction comes second sees the other's row, so no event is left
+      -- waiting for a delivery that exists.
+      perform pg_advisory_xact_lock(hashtextextended(p_provider || ':' || p_provider_message_id, 0));
+      perform public.apply_webhook_event(e.id) from public.webhook_events e
+      where e.provider = p_provider and e.provider_message_id = p_provider_message_id and e.processed_at is null
+      order by e.occurred_at, e.id;
+      perform public.advance_instances(jsonb_build_array(
+        jsonb_build_object('instance_id', v_run.journey_instance_id, 'step_id', v_run.step_id)));
+    end if;
+  end if;
+  return public.receive_delivery_event(
+    p_provider, p_event_id, p_event_type, p_supplier_id, p_provider_message_id, p_status, p_occurred_at, p_payload
+  );
+end
+$$;
+comment on function public.receive_message_status(text, text, text, uuid, text, public.delivery_status, timestamptz, jsonb, text, text, text) is
+  'Inbox entry point for a verified SMS/WhatsApp status callback: first reconciles the run it names '
+  '(p_run_key) if that run''s send had an unknown outcome, then deduplicates and applies the status.';
+
+revoke execute on function
+  public.record_messaging_consent(uuid, text, text, boolean, timestamptz),
+  public.record_inbound_message(uuid, text, text, timestamptz),
+  public.on_deliveries_inserted(),
+  public.take_rate_tokens(jsonb),
+  public.receive_message_status(text, text, text, uuid, text, public.delivery_status, timestamptz, jsonb, text, text, text)
+from public, anon, authenticated;
