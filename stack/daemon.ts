@@ -53,7 +53,13 @@ export async function runDaemon(): Promise<void> {
  * knobs of shared/config.ts when the daemon's own environment sets them (the benchmark does).
  */
 export function functionsEnv(): Record<string, string> {
-  const env: Record<string, string> = { RESEND_BASE_URL: `${simulatorUrl}/resend` };
+  const env: Record<string, string> = {
+    RESEND_BASE_URL: `${simulatorUrl}/resend`,
+    TAVE_LEAD_BASE_URL: `${simulatorUrl}/tave`,
+    TAVE_API_BASE_URL: `${simulatorUrl}/tave/api/v2`,
+    // Automations in the local stack are the simulator's plain-http catch hooks.
+    CRM_ALLOW_HTTP_ENDPOINTS: "true",
+  };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;

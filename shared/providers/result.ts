@@ -1,5 +1,5 @@
 // What a provider adapter returns: accepted with the provider's id, or a classified failure.
-import type { IntegrationCall, RunError } from "../runs/types.ts";
+import type { IntegrationCall, Outcome, RunError } from "../runs/types.ts";
 
 /** A provider call's result. `unknown` means the request may have been acted on (timeout, reset). */
 export type SendResult =
@@ -16,4 +16,26 @@ export function retryAfterSeconds(value: string | null | undefined, now = Date.n
   if (Number.isFinite(seconds) && seconds >= 0) return seconds;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
+}
+
+/**
+ * The run outcome of a provider result. `unknown` is replay-safe when the provider deduplicates a
+ * repeated request (an idempotency key, or a receiver keyed on the message id).
+ */
+export function outcomeOf(
+  result: SendResult,
+  success: { provider: string; result?: Record<string, unknown> },
+  replaySafe: boolean,
+): Outcome {
+  if (result.ok) {
+    return { kind: "succeeded", provider_message_id: result.provider_message_id, ...success };
+  }
+  switch (result.failure) {
+    case "transient":
+      return { kind: "transient", error: result.error, retry_after_s: result.retry_after_s };
+    case "permanent":
+      return { kind: "permanent", error: result.error };
+    case "unknown":
+      return { kind: "unknown", error: result.error, replay_safe: replaySafe };
+  }
 }

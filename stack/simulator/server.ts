@@ -1,6 +1,7 @@
 /** The provider simulator's HTTP server: provider APIs under `/<provider>/...`, the control API under `/_sim/...`. */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ports } from "../config.ts";
+import { createHooksProvider } from "./hooks.ts";
 import { createResendProvider } from "./resend.ts";
 import {
   ControlError,
@@ -11,13 +12,18 @@ import {
   redactCredential,
   SimState,
 } from "./state.ts";
+import { createTaveProvider } from "./tave.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
 
 /** Builds one simulated provider; adding a provider means writing one file and listing its factory here. */
 export type ProviderFactory = (state: SimState, webhooks: WebhookDispatcher) => Provider;
 
 /** Every simulated provider, each served under its own path prefix (its `name`). */
-export const providerFactories: readonly ProviderFactory[] = [createResendProvider];
+export const providerFactories: readonly ProviderFactory[] = [
+  createResendProvider,
+  createTaveProvider,
+  createHooksProvider,
+];
 
 /** Options of {@link startSimulator}. */
 export type SimulatorOptions = {
