@@ -178,8 +178,8 @@ function readImport(
     const couple = { time_zone: raw.time_zone ?? null, locale: raw.locale ?? null } as CoupleRow;
     for (const [field, value] of Object.entries(candidate) as [CoupleField, string | null][]) {
       const parsed = COUPLE_FIELD_VALUES[field].safeParse(value);
-      if (parsed.success) couple[field] = parsed.data as string | null;
-      else errors.push({ row, column: field, message: parsed.error.issues[0].message });
+      couple[field] = parsed.success ? parsed.data as string | null : null;
+      if (!parsed.success) errors.push({ row, column: field, message: parsed.error.issues[0].message });
     }
     if (couple.locale !== null && !localeValue.safeParse(couple.locale).success) {
       errors.push({ row, column: "locale", message: "must be a locale like en or en-GB" });
