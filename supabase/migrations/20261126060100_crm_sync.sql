@@ -128,10 +128,12 @@ as $$
 begin
   -- One run per event and target. Echo suppression: a change that came from a CRM skips that CRM. A
   -- couple update reaches a target only when a field it maps changed: only mapped fields leave.
+  -- 16 attempts: with the pipeline's backoff (5 s doubling, capped at 1 h) a receiver may be down for
+  -- about six hours before the delivery is dead.
   insert into public.module_runs (
     supplier_id, journey_instance_id, module_type, run_at, idempotency_key, provider, max_attempts, crm_event_id
   )
-  select e.supplier_id, null, 'crm', now(), format('crm:%s:%s', e.id, t.target), t.target, 10, e.id
+  select e.supplier_id, null, 'crm', now(), format('crm:%s:%s', e.id, t.target), t.target, 16, e.id
   from new_rows e
   join public.crm_targets(array(select distinct supplier_id from new_rows)) t on t.supplier_id = e.supplier_id
   where t.crm is distinct from e.origin

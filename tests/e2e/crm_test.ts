@@ -5,8 +5,7 @@ import { Webhook } from "standardwebhooks";
 import { gatewayUrl, simulatorUrl } from "../../stack/config.ts";
 import type { Sql } from "../helpers/db.ts";
 import {
-  connectCrmWebhooks,
-  connectTave,
+  connectIntegration,
   crmDeliveries,
   type CrmDelivery,
   newTaveStudio,
@@ -61,7 +60,7 @@ async function taveScenario(sql: Sql, client: Parameters<typeof createClient>[2]
   const supplierId = await createSupplier(sql);
   const studio = newTaveStudio();
   await sim("/_sim/config", { body: { provider: "tave", ...studio } });
-  await connectTave(sql, supplierId, studio, TAVE_SETTINGS);
+  await connectIntegration(sql, supplierId, "tave", TAVE_SETTINGS, studio);
   const { journeyId, stepIds } = await createJourney(sql, supplierId, [{ module_type: "form", config: {} }]);
   const clientId = await createClient(sql, supplierId, {
     couple_name: "Alex & Sam",
@@ -189,7 +188,7 @@ Deno.test("crm-sync webhooks verify with the Standard Webhooks library and a fai
     const supplierId = await createSupplier(sql);
     const secret = newSvixSecret();
     const hook = `/${crypto.randomUUID()}`;
-    await connectCrmWebhooks(sql, supplierId, {
+    await connectIntegration(sql, supplierId, "crm_webhooks", {
       crm: "honeybook",
       url: `${simulatorUrl}/hooks${hook}`,
       field_map: { couple_name: "names", wedding_date: "event_date" },
@@ -248,7 +247,7 @@ Deno.test("crm-inbound re-plans wedding-anchored runs and does not echo the chan
   try {
     const s = await taveScenario(sql);
     const inboundSecret = crypto.randomUUID();
-    await connectCrmWebhooks(sql, s.supplierId, {
+    await connectIntegration(sql, s.supplierId, "crm_webhooks", {
       crm: "honeybook",
       url: `${simulatorUrl}/hooks/${crypto.randomUUID()}`,
       field_map: { wedding_date: "event_date", couple_name: "names" },

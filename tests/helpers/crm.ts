@@ -10,30 +10,18 @@ export function newTaveStudio(): TaveStudio {
   return { studio_id: `studio${id.slice(0, 12)}`, secret_key: `sk_${id}`, api_key: `key_${id}` };
 }
 
-/** Stores a supplier's Tave credentials in Vault and connects the integration. */
-export async function connectTave(
+/** Stores an integration's credentials in Vault and connects it (provider `tave` or `crm_webhooks`). */
+export async function connectIntegration(
   sql: Sql,
   supplierId: string,
-  studio: TaveStudio,
+  provider: "tave" | "crm_webhooks",
   settings: Record<string, unknown>,
+  secret: Record<string, unknown>,
 ): Promise<void> {
   await sql`
     insert into public.supplier_integrations (supplier_id, provider, settings, secret_id)
-    values (${supplierId}::uuid, 'tave', ${JSON.stringify(settings)}::text::jsonb,
-      vault.create_secret(${JSON.stringify(studio)}, ${`tave:${supplierId}`}))`;
-}
-
-/** Connects a supplier's signed webhooks (outbound endpoint and inbound token secret). */
-export async function connectCrmWebhooks(
-  sql: Sql,
-  supplierId: string,
-  settings: Record<string, unknown>,
-  secret: { signing_secret?: string; inbound_secret?: string },
-): Promise<void> {
-  await sql`
-    insert into public.supplier_integrations (supplier_id, provider, settings, secret_id)
-    values (${supplierId}::uuid, 'crm_webhooks', ${JSON.stringify(settings)}::text::jsonb,
-      vault.create_secret(${JSON.stringify(secret)}, ${`crm_webhooks:${supplierId}`}))`;
+    values (${supplierId}::uuid, ${provider}, ${JSON.stringify(settings)}::text::jsonb,
+      vault.create_secret(${JSON.stringify(secret)}, ${`${provider}:${supplierId}`}))`;
 }
 
 /** A row of public.crm_delivery_log. */

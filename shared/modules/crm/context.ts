@@ -1,10 +1,10 @@
 // What one CRM run needs (the event, the couple as it is now, the journey, the target's settings and the
 // couple's known CRM ids), loaded for a whole batch in one query.
 import type { Sql } from "../../db/client.ts";
-import type { CrmEventType } from "./config.ts";
+import type { Couple, CrmEventType } from "./config.ts";
 
-/** One CRM run's context. */
-export type CrmContext = {
+/** One CRM run's context: the couple as it is now, and the rest. */
+export type CrmContext = Couple & {
   run_id: number;
   supplier_id: string;
   /** The integration provider the run delivers to: `tave` or `crm_webhooks`. */
@@ -14,13 +14,6 @@ export type CrmContext = {
   changes: string[];
   occurred_at: Date;
   client_id: string;
-  couple_name: string;
-  email: string | null;
-  phone: string | null;
-  wedding_date: string | null;
-  booking_date: string | null;
-  venue: string | null;
-  custom: Record<string, unknown>;
   journey_instance_id: string | null;
   journey_id: string | null;
   journey_name: string | null;

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
 import { HttpError, json, readRawBody, withErrors } from "../../http/errors.ts";
 import { asUser, userClaims } from "../../http/user.ts";
-import { COUPLE_FIELD_VALUES, type CoupleField } from "./config.ts";
+import { COUPLE_FIELD_VALUES, COUPLE_FIELDS, type CoupleField } from "./config.ts";
 import { CsvError, parseCsv, toCsv, uncell } from "./csv.ts";
 
 /** Largest import accepted, in bytes and rows. */
@@ -12,12 +12,7 @@ export const IMPORT_LIMITS = { bytes: 2 * 1024 * 1024, rows: 5_000 } as const;
 
 const EXPORT_COLUMNS = [
   "id",
-  "couple_name",
-  "email",
-  "phone",
-  "wedding_date",
-  "booking_date",
-  "venue",
+  ...COUPLE_FIELDS,
   "time_zone",
   "locale",
   "journey",
