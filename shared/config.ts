@@ -24,6 +24,12 @@ const schema = z.object({
    * Twilio signs the URL it called, which a function cannot see behind the gateway.
    */
   PUBLIC_FUNCTIONS_URL: z.string().url().optional(),
+  /** Tave / VSCO Workspace New Lead API host (`/webservice/create-lead/{studio}`). */
+  TAVE_LEAD_BASE_URL: z.string().url().default("https://tave.app"),
+  /** VSCO Workspace public API v2. */
+  TAVE_API_BASE_URL: z.string().url().default("https://workspace.vsco.co/api/v2"),
+  /** Accept plain-http CRM webhook endpoints (local development only; production requires https). */
+  CRM_ALLOW_HTTP_ENDPOINTS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   /** Provider request timeout; a call that times out has an unknown outcome. */
   PROVIDER_TIMEOUT_MS: positiveInt(10_000),
   /** Provider calls one function instance keeps in flight. */

@@ -62,6 +62,10 @@ export function functionsEnv(): Record<string, string> {
     ACUITY_BASE_URL: `${simulatorUrl}/acuity/api/v1`,
     TWILIO_BASE_URL: `${simulatorUrl}/twilio`,
     WHATSAPP_BASE_URL: `${simulatorUrl}/whatsapp`,
+    TAVE_LEAD_BASE_URL: `${simulatorUrl}/tave`,
+    TAVE_API_BASE_URL: `${simulatorUrl}/tave/api/v2`,
+    // Automations in the local stack are the simulator's plain-http catch hooks.
+    CRM_ALLOW_HTTP_ENDPOINTS: "true",
   };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);

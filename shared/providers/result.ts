@@ -32,3 +32,18 @@ export function failureOutcome(
       return { kind: "unknown", error: answer.error, replay_safe: replaySafe };
   }
 }
+
+/**
+ * The run outcome of a provider result. `unknown` is replay-safe when the provider deduplicates a
+ * repeated request (an idempotency key, or a receiver keyed on the message id).
+ */
+export function outcomeOf(
+  result: SendResult,
+  success: { provider: string; result?: Record<string, unknown> },
+  replaySafe: boolean,
+): Outcome {
+  if (result.ok) {
+    return { kind: "succeeded", provider_message_id: result.provider_message_id, ...success };
+  }
+  return failureOutcome(result, replaySafe);
+}

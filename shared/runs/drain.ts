@@ -2,11 +2,11 @@
 // limit, and record outcomes in batches. Stateless: a crash loses nothing, the leases expire.
 import type { Sql } from "../db/client.ts";
 import { claimRuns, recordOutcomes } from "./store.ts";
-import type { Attempt, ModuleExecutor, ModuleRun, ModuleType } from "./types.ts";
+import type { Attempt, ModuleExecutor, ModuleRun, RunType } from "./types.ts";
 
 /** How a drain behaves. */
 export type DrainOptions = {
-  module: ModuleType;
+  module: RunType;
   /** Provider calls kept in flight. */
   concurrency: number;
   /** Runs per claim query. */

@@ -1,11 +1,11 @@
 // The SQL calls of the run pipeline: claim a batch, record a batch of outcomes.
 import type { Sql } from "../db/client.ts";
-import type { Attempt, ModuleRun, ModuleType } from "./types.ts";
+import type { Attempt, ModuleRun, RunType } from "./types.ts";
 
 /** Claims up to `limit` due runs of `module` with a lease (public.claim_runs). */
 export async function claimRuns(
   sql: Sql,
-  module: ModuleType,
+  module: RunType,
   limit: number,
   leaseSeconds: number,
 ): Promise<ModuleRun[]> {

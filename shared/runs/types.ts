@@ -4,14 +4,17 @@
 export const MODULE_TYPES = ["email", "sms", "form", "meeting", "info", "review", "referral"] as const;
 /** One module type. */
 export type ModuleType = typeof MODULE_TYPES[number];
+/** What the pipeline runs: the module types' steps, and the CRM sync (`crm`, not a journey step). */
+export type RunType = ModuleType | "crm";
 
 /** A claimed row of public.module_runs. */
 export type ModuleRun = {
   id: number;
   supplier_id: string;
-  journey_instance_id: string;
-  step_id: string;
-  module_type: ModuleType;
+  /** Null for crm runs, which sync an event rather than run a step. */
+  journey_instance_id: string | null;
+  step_id: string | null;
+  module_type: RunType;
   status: string;
   run_at: Date;
   attempts: number;

@@ -4,6 +4,7 @@ import { ports } from "../config.ts";
 import { createAcuityProvider } from "./acuity.ts";
 import { createCalendlyProvider } from "./calendly.ts";
 import { createGoogleProvider } from "./google.ts";
+import { createHooksProvider } from "./hooks.ts";
 import { createResendProvider } from "./resend.ts";
 import { createTwilioProvider } from "./twilio.ts";
 import { createWhatsAppProvider } from "./whatsapp.ts";
@@ -16,6 +17,7 @@ import {
   redactCredential,
   SimState,
 } from "./state.ts";
+import { createTaveProvider } from "./tave.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
 
 /** Builds one simulated provider; adding a provider means writing one file and listing its factory here. */
@@ -29,6 +31,8 @@ export const providerFactories: readonly ProviderFactory[] = [
   createAcuityProvider,
   createTwilioProvider,
   createWhatsAppProvider,
+  createTaveProvider,
+  createHooksProvider,
 ];
 
 /** Options of {@link startSimulator}. */

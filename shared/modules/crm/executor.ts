@@ -1,0 +1,180 @@
+// The CRM sync's executor: each crm run delivers one event to one target, Tave / VSCO Workspace or the
+// vendor's signed webhook. A couple's events reach a target in order, one at a time.
+import type { Sql } from "../../db/client.ts";
+import { sendSignedWebhook } from "../../providers/crm/webhook.ts";
+import { outcomeOf } from "../../providers/result.ts";
+import { fieldErrors } from "../../http/validate.ts";
+import type { Attempt, ModuleExecutor, ModuleRun } from "../../runs/types.ts";
+import type { SecretStore } from "../../secrets.ts";
+import type { z } from "zod";
+import { mappedFields, taveSecret, taveSettings, webhookSecret, webhookSettings } from "./config.ts";
+import { type CrmContext, loadCrmContexts } from "./context.ts";
+import { crmWebhookPayload, WEBHOOK_SCHEMA_VERSION } from "./payload.ts";
+import { syncToTave } from "./tave_sync.ts";
+
+/** What the CRM sync needs from its function. */
+export type CrmModuleDeps = {
+  sql: Sql;
+  secrets: SecretStore;
+  tave: { leadBaseUrl: string; apiBaseUrl: string };
+  timeoutMs: number;
+  /** Accept http:// webhook endpoints (local development). */
+  allowHttp: boolean;
+  now?: () => Date;
+  fetch?: typeof fetch;
+};
+
+/** How long a run waits for an earlier run of the same couple and target to finish. */
+const ORDER_WAIT_MS = 2_000;
+
+const permanent = (code: string, message: string): Attempt => ({
+  outcome: { kind: "permanent", error: { code, message } },
+  calls: [],
+});
+const skipped = (code: string, message: string): Attempt => ({
+  outcome: { kind: "skipped", error: { code, message } },
+  calls: [],
+});
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> | Attempt {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const why = fieldErrors(parsed.error).map((e) => `${e.path}: ${e.message}`).join("; ");
+  return permanent("invalid_settings", `Cannot sync to the CRM: invalid ${what}: ${why}`);
+}
+
+const isAttempt = (v: unknown): v is Attempt =>
+  typeof v === "object" && v !== null && "outcome" in v && "calls" in v;
+
+async function secretOf(deps: CrmModuleDeps, ctx: CrmContext): Promise<unknown> {
+  if (!ctx.secret_id) return undefined;
+  try {
+    return JSON.parse(await deps.secrets.byId(ctx.secret_id));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The webhook body of an event: ids, the journey, and the mapped couple fields only. */
+export function webhookPayload(ctx: CrmContext, fieldMap: Record<string, string>) {
+  return crmWebhookPayload.parse({
+    type: ctx.event_type,
+    version: WEBHOOK_SCHEMA_VERSION,
+    id: ctx.event_id,
+    timestamp: new Date(ctx.occurred_at).toISOString(),
+    data: {
+      supplier_id: ctx.supplier_id,
+      couple: { ...mappedFields(ctx, fieldMap), id: ctx.client_id },
+      changes: ctx.changes.filter((f) => f in fieldMap).map((f) => fieldMap[f]),
+      journey: ctx.journey_instance_id
+        ? {
+          instance_id: ctx.journey_instance_id,
+          journey_id: ctx.journey_id,
+          name: ctx.journey_name,
+          status: ctx.journey_status,
+        }
+        : null,
+      step: ctx.step_id
+        ? { id: ctx.step_id, position: ctx.step_position, module_type: ctx.step_module }
+        : null,
+    },
+  });
+}
+
+async function deliverWebhook(deps: CrmModuleDeps, ctx: CrmContext, now: Date): Promise<Attempt> {
+  const settings = parse(webhookSettings, ctx.settings, "crm_webhooks settings");
+  if (isAttempt(settings)) return settings;
+  if (!settings.url) return skipped("no_endpoint", "The vendor's webhooks integration has no endpoint url");
+  if (new URL(settings.url).protocol !== "https:" && !deps.allowHttp) {
+    return permanent("insecure_endpoint", "Cannot send the webhook: the endpoint must be an https URL");
+  }
+  const secret = parse(webhookSecret, await secretOf(deps, ctx), "crm_webhooks secret");
+  if (isAttempt(secret)) return secret;
+  if (!secret.signing_secret) {
+    return permanent(
+      "credentials_missing",
+      "Cannot sign the webhook: the Vault secret has no signing_secret",
+    );
+  }
+  const result = await sendSignedWebhook(
+    { url: settings.url, secret: secret.signing_secret, timeoutMs: deps.timeoutMs, fetch: deps.fetch },
+    {
+      id: ctx.event_id,
+      body: JSON.stringify(webhookPayload(ctx, settings.field_map)),
+      timestamp: Math.floor(now.getTime() / 1000),
+    },
+  );
+  // Receivers deduplicate on webhook-id, so a delivery whose answer was lost is simply sent again.
+  return { outcome: outcomeOf(result, { provider: "crm_webhooks" }, true), calls: [result.call] };
+}
+
+async function syncTave(deps: CrmModuleDeps, ctx: CrmContext): Promise<Attempt> {
+  const settings = parse(taveSettings, ctx.settings, "tave settings");
+  if (isAttempt(settings)) return settings;
+  const secret = parse(taveSecret, await secretOf(deps, ctx), "tave secret");
+  if (isAttempt(secret)) return secret;
+  return await syncToTave(deps.sql, ctx, settings, {
+    studioId: secret.studio_id,
+    secretKey: secret.secret_key,
+    apiKey: secret.api_key,
+    leadBaseUrl: settings.lead_base_url ?? deps.tave.leadBaseUrl,
+    apiBaseUrl: settings.api_base_url ?? deps.tave.apiBaseUrl,
+    timeoutMs: deps.timeoutMs,
+    fetch: deps.fetch,
+  });
+}
+
+async function execute(deps: CrmModuleDeps, run: ModuleRun, ctx: CrmContext | undefined): Promise<Attempt> {
+  if (!ctx) return permanent("run_context_missing", `Cannot sync: run ${run.id} has no CRM event or couple`);
+  const now = deps.now?.() ?? new Date();
+  if (ctx.blocked) {
+    return { outcome: { kind: "deferred", defer_until: new Date(now.getTime() + ORDER_WAIT_MS) }, calls: [] };
+  }
+  if (!ctx.integration_status) {
+    return skipped("integration_removed", `The ${ctx.target} integration was removed`);
+  }
+  if (ctx.integration_status !== "connected") {
+    return skipped("integration_disconnected", `The ${ctx.target} integration is ${ctx.integration_status}`);
+  }
+  switch (ctx.target) {
+    case "tave":
+      return await syncTave(deps, ctx);
+    case "crm_webhooks":
+      return await deliverWebhook(deps, ctx, now);
+    default:
+      return permanent("unknown_target", `Cannot sync: no CRM target named ${ctx.target}`);
+  }
+}
+
+/** The CRM sync's executor. */
+export function crmExecutor(deps: CrmModuleDeps): ModuleExecutor {
+  return {
+    async prepare(runs) {
+      const contexts = await loadCrmContexts(deps.sql, runs.map((r) => r.id));
+      // Runs of one couple and target in this batch run one after another, oldest first, whatever
+      // order the drain starts them in.
+      const finished = new Map<number, { promise: Promise<void>; resolve: () => void }>();
+      const previous = new Map<number, number>();
+      const last = new Map<string, number>();
+      for (const run of [...runs].sort((a, b) => a.id - b.id)) {
+        const ctx = contexts.get(run.id);
+        const key = ctx ? `${ctx.client_id}:${ctx.target}` : `run:${run.id}`;
+        const before = last.get(key);
+        if (before !== undefined) previous.set(run.id, before);
+        last.set(key, run.id);
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        finished.set(run.id, { promise, resolve });
+      }
+      return async (run) => {
+        const before = previous.get(run.id);
+        if (before !== undefined) await finished.get(before)?.promise;
+        try {
+          return await execute(deps, run, contexts.get(run.id));
+        } finally {
+          finished.get(run.id)?.resolve();
+        }
+      };
+    },
+  };
+}
