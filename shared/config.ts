@@ -7,6 +7,12 @@ const schema = z.object({
   SUPABASE_DB_URL: z.string().url(),
   /** Base URL of the Resend API (regions, sandboxes and the local simulator differ). */
   RESEND_BASE_URL: z.string().url().default("https://api.resend.com"),
+  /** Base URL of the Jotform API (EU and HIPAA accounts have their own hosts). */
+  JOTFORM_BASE_URL: z.string().url().default("https://api.jotform.com"),
+  /** The project's URL (Supabase sets it); links in messages point at its functions. */
+  SUPABASE_URL: z.string().url().optional(),
+  /** Public base of the functions for links in messages, when not `<SUPABASE_URL>/functions/v1`. */
+  LINKS_BASE_URL: z.string().url().optional(),
   /** Provider request timeout; a call that times out has an unknown outcome. */
   PROVIDER_TIMEOUT_MS: positiveInt(10_000),
   /** Provider calls one function instance keeps in flight. */

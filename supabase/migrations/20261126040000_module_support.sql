@@ -16,7 +16,7 @@ returns table (
   phone text,
   time_zone text,
   locale text,
-  wedding_date date,
+  wedding_date text,
   venue text,
   consent jsonb,
   client_custom jsonb,
@@ -33,7 +33,7 @@ language sql stable
 set search_path = ''
 as $$
   select r.id, r.supplier_id, c.id, r.journey_instance_id, r.step_id, i.status::text, st.config,
-    c.couple_name, c.email, c.phone, coalesce(c.time_zone, s.time_zone), c.locale, c.wedding_date, c.venue,
+    c.couple_name, c.email, c.phone, coalesce(c.time_zone, s.time_zone), c.locale, c.wedding_date::text, c.venue,
     c.consent, c.custom, s.name, s.time_zone, s.email_from, s.reply_to,
     si.settings, si.secret_id, si.status,
     exists (
