@@ -53,7 +53,10 @@ export async function runDaemon(): Promise<void> {
  * knobs of shared/config.ts when the daemon's own environment sets them (the benchmark does).
  */
 export function functionsEnv(): Record<string, string> {
-  const env: Record<string, string> = { RESEND_BASE_URL: `${simulatorUrl}/resend` };
+  const env: Record<string, string> = {
+    RESEND_BASE_URL: `${simulatorUrl}/resend`,
+    JOTFORM_BASE_URL: `${simulatorUrl}/jotform`,
+  };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;

@@ -1,10 +1,10 @@
 // The email channel of the form, info, review and referral modules: checks that the couple can be
 // emailed and that the vendor's Resend is set up, then sends through the Resend adapter.
-import type { RunContext } from "../modules/context.ts";
+import { failed, type RunContext, sendFailure, skipped } from "../modules/context.ts";
 import { type EmailMessage, sendResendEmail } from "../providers/email/resend.ts";
 import type { SendResult } from "../providers/result.ts";
 import type { RenderedEmail } from "../render/template.ts";
-import type { IntegrationCall, RunError } from "../runs/types.ts";
+import type { Attempt, IntegrationCall, RunError } from "../runs/types.ts";
 import type { SecretStore } from "../secrets.ts";
 
 /** What the email channel needs. */
@@ -12,7 +12,13 @@ export type EmailChannelDeps = { secrets: SecretStore; resend: { baseUrl: string
 
 /** What happened to one message. */
 export type ChannelResult =
-  | { status: "sent"; provider: string; provider_message_id: string; recipient: string; call: IntegrationCall }
+  | {
+    status: "sent";
+    provider: string;
+    provider_message_id: string;
+    recipient: string;
+    call: IntegrationCall;
+  }
   /** The couple cannot receive it on this channel (no address, no consent, suppressed): skip with why. */
   | { status: "unreachable"; error: RunError }
   /** The vendor's set-up is incomplete: retrying cannot help until it is fixed. */
@@ -22,7 +28,9 @@ export type ChannelResult =
 /** Whether the couple can be emailed at all; the reason when not. */
 export function emailUnreachable(ctx: RunContext): RunError | null {
   if (!ctx.email) return { code: "no_recipient", message: "The couple has no email address" };
-  if (ctx.consent?.email === false) return { code: "no_consent", message: "The couple has not agreed to email" };
+  if (ctx.consent?.email === false) {
+    return { code: "no_consent", message: "The couple has not agreed to email" };
+  }
   if (ctx.email_suppressed) {
     return {
       code: "suppressed",
@@ -48,14 +56,20 @@ export async function emailCouple(
   if (!ctx.resend_secret_id || ctx.resend_status !== "connected") {
     return {
       status: "misconfigured",
-      error: { code: "integration_missing", message: "Cannot send email: Resend is not connected for this supplier" },
+      error: {
+        code: "integration_missing",
+        message: "Cannot send email: Resend is not connected for this supplier",
+      },
     };
   }
   const from = ctx.email_from ?? (ctx.resend_settings?.from as string | undefined);
   if (!from) {
     return {
       status: "misconfigured",
-      error: { code: "no_sender", message: "Cannot send email: the supplier has no sender address (email_from)" },
+      error: {
+        code: "no_sender",
+        message: "Cannot send email: the supplier has no sender address (email_from)",
+      },
     };
   }
   let apiKey: unknown;
@@ -67,7 +81,10 @@ export async function emailCouple(
   if (typeof apiKey !== "string" || apiKey === "") {
     return {
       status: "misconfigured",
-      error: { code: "credentials_missing", message: "Cannot send email: the Resend secret in Vault has no api_key" },
+      error: {
+        code: "credentials_missing",
+        message: "Cannot send email: the Resend secret in Vault has no api_key",
+      },
     };
   }
   const message: EmailMessage = {
@@ -93,4 +110,33 @@ export async function emailCouple(
     recipient: ctx.email!,
     call: result.call,
   };
+}
+
+/** A message the channel sent. */
+export type Sent = Extract<ChannelResult, { status: "sent" }>;
+
+/** The succeeded outcome of a sent email (record_outcomes writes its delivery). */
+export function delivered(sent: Sent) {
+  return {
+    kind: "succeeded" as const,
+    provider: sent.provider,
+    provider_message_id: sent.provider_message_id,
+    channel: "email" as const,
+    recipient: sent.recipient,
+  };
+}
+
+/**
+ * The attempt of a message that was not sent: skipped when the couple cannot be reached, dead when the
+ * vendor's set-up is incomplete, else as the provider's failure says (retry, dead, or reconcile).
+ */
+export function notSent(result: Exclude<ChannelResult, Sent>): Attempt {
+  switch (result.status) {
+    case "unreachable":
+      return skipped(result.error.code, result.error.message);
+    case "misconfigured":
+      return failed(result.error.code, result.error.message);
+    case "failed":
+      return { outcome: sendFailure(result.result), calls: [result.result.call] };
+  }
 }

@@ -3,4 +3,7 @@
 import type { RunError } from "../runs/types.ts";
 
 /** Why an SMS message was not sent. */
-export const SMS_UNAVAILABLE: RunError = { code: "sms_channel_unavailable", message: "sms channel not available" };
+export const SMS_UNAVAILABLE: RunError = {
+  code: "sms_channel_unavailable",
+  message: "sms channel not available",
+};

@@ -51,7 +51,9 @@ export function scannerReason(req: Request): string | null {
   if (req.method === "HEAD") return "head request";
   const purpose = [req.headers.get("sec-purpose"), req.headers.get("purpose"), req.headers.get("x-purpose")]
     .filter(Boolean).join(" ").toLowerCase();
-  if (/prefetch|prerender|preview/.test(purpose) || req.headers.get("x-moz") === "prefetch") return "prefetch";
+  if (/prefetch|prerender|preview/.test(purpose) || req.headers.get("x-moz") === "prefetch") {
+    return "prefetch";
+  }
   const agent = req.headers.get("user-agent") ?? "";
   if (agent.trim() === "") return "no user agent";
   if (SCANNER_AGENTS.test(agent)) return "scanner user agent";

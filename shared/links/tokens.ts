@@ -68,6 +68,10 @@ export async function verifyLinkToken(
     if (error instanceof joseErrors.JWTExpired) {
       throw new HttpError(410, "link_expired", "This link has expired");
     }
-    throw new HttpError(400, "invalid_link", "The link is not valid (it was changed or is not for this page)");
+    throw new HttpError(
+      400,
+      "invalid_link",
+      "The link is not valid (it was changed or is not for this page)",
+    );
   }
 }

@@ -90,7 +90,10 @@ export function parseStepConfig<S extends z.ZodType>(
   const parsed = schema.safeParse(config);
   if (parsed.success) return { ok: true, config: parsed.data };
   const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-  return { ok: false, attempt: failed("invalid_config", `Cannot run ${module} step: invalid step config: ${why}`) };
+  return {
+    ok: false,
+    attempt: failed("invalid_config", `Cannot run ${module} step: invalid step config: ${why}`),
+  };
 }
 
 /** The outcome of a provider call that did not go through. */

@@ -1,6 +1,7 @@
 /** The provider simulator's HTTP server: provider APIs under `/<provider>/...`, the control API under `/_sim/...`. */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ports } from "../config.ts";
+import { createJotformProvider } from "./jotform.ts";
 import { createResendProvider } from "./resend.ts";
 import {
   ControlError,
@@ -17,7 +18,7 @@ import { WebhookDispatcher } from "./webhooks.ts";
 export type ProviderFactory = (state: SimState, webhooks: WebhookDispatcher) => Provider;
 
 /** Every simulated provider, each served under its own path prefix (its `name`). */
-export const providerFactories: readonly ProviderFactory[] = [createResendProvider];
+export const providerFactories: readonly ProviderFactory[] = [createResendProvider, createJotformProvider];
 
 /** Options of {@link startSimulator}. */
 export type SimulatorOptions = {
@@ -234,7 +235,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (value === undefined) continue;
       const text = Array.isArray(value) ? value.join(", ") : value;
       headers[name] = text;
-      recorded[name] = name === "authorization" ? redactCredential(text) : text;
+      recorded[name] = name === "authorization" || name === "apikey" ? redactCredential(text) : text;
     }
     const parsed = parseBody(raw, headers["content-type"] ?? "");
     const record = state.record({

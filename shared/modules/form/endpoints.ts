@@ -10,7 +10,7 @@ import type { SecretStore } from "../../secrets.ts";
 import { constantTimeEqual } from "../../webhooks/hmac.ts";
 import { WebhookVerificationError } from "../../webhooks/svix.ts";
 import { verifyTypeform } from "../../webhooks/typeform.ts";
-import { submitForm, type SubmitDeps } from "./submit.ts";
+import { type SubmitDeps, submitForm } from "./submit.ts";
 
 /** The hidden field / query parameter that carries the signed form token. */
 export const TOKEN_FIELD = "journey_token";
@@ -46,7 +46,13 @@ export function formSubmissionsHandler(deps: SubmitDeps & { log?: (line: string)
         deps.now?.(),
       );
       const [row] = await deps.sql<
-        { form_id: string; status: string; due_at: Date | null; overdue: boolean; fields: Record<string, string> }[]
+        {
+          form_id: string;
+          status: string;
+          due_at: Date | null;
+          overdue: boolean;
+          fields: Record<string, string>;
+        }[]
       >`
         select f.form_id, f.status, f.due_at, f.overdue_at is not null as overdue, st.config -> 'fields' as fields
         from public.form_requests f
@@ -54,7 +60,13 @@ export function formSubmissionsHandler(deps: SubmitDeps & { log?: (line: string)
         join public.journey_steps st on st.id = r.step_id
         where f.id = ${claims.sub}::uuid and f.form_provider = 'internal'`;
       if (!row) throw new HttpError(404, "form_not_found", "No internal form request matches this link");
-      return json({ form_id: row.form_id, status: row.status, due_at: row.due_at, overdue: row.overdue, fields: Object.values(row.fields ?? {}) });
+      return json({
+        form_id: row.form_id,
+        status: row.status,
+        due_at: row.due_at,
+        overdue: row.overdue,
+        fields: Object.values(row.fields ?? {}),
+      });
     }
     if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use GET or POST");
     const body = parseOr422(internalBody, parseJson(await readRawBody(req)), "form submission");
@@ -86,10 +98,12 @@ const typeformEvent = z.object({
   form_response: z.object({
     form_id: z.string().min(1).max(100),
     hidden: z.record(z.string(), z.unknown()).optional(),
-    answers: z.array(z.object({
-      type: z.string(),
-      field: z.object({ id: z.string().optional(), ref: z.string().optional() }).loose(),
-    }).loose()).default([]),
+    answers: z.array(
+      z.object({
+        type: z.string(),
+        field: z.object({ id: z.string().optional(), ref: z.string().optional() }).loose(),
+      }).loose(),
+    ).default([]),
   }).loose(),
 });
 
@@ -116,12 +130,18 @@ export function typeformWebhookHandler(deps: FormWebhookDeps) {
     const integration = await connectedIntegration(deps.sql, deps.secrets, supplier, "typeform");
     const secret = credential(integration, "webhook_secret");
     if (!secret) {
-      throw new HttpError(401, "webhook_not_configured", "No Typeform webhook secret is configured for this supplier");
+      throw new HttpError(
+        401,
+        "webhook_not_configured",
+        "No Typeform webhook secret is configured for this supplier",
+      );
     }
     try {
       await verifyTypeform(secret, req.headers.get("typeform-signature"), raw);
     } catch (error) {
-      if (error instanceof WebhookVerificationError) throw new HttpError(401, "invalid_signature", error.message);
+      if (error instanceof WebhookVerificationError) {
+        throw new HttpError(401, "invalid_signature", error.message);
+      }
       throw error;
     }
     const event = parseOr422(typeformEvent, parseJson(raw), "Typeform event");
@@ -164,7 +184,11 @@ export function jotformWebhookHandler(
     const expected = credential(integration, "webhook_token");
     const apiKey = credential(integration, "api_key");
     if (!expected || !apiKey) {
-      throw new HttpError(401, "webhook_not_configured", "No Jotform webhook token and API key for this supplier");
+      throw new HttpError(
+        401,
+        "webhook_not_configured",
+        "No Jotform webhook token and API key for this supplier",
+      );
     }
     if (!constantTimeEqual(encoder.encode(given), encoder.encode(expected))) {
       throw new HttpError(401, "invalid_token", "The webhook URL's token does not match");

@@ -1,7 +1,7 @@
 // The form module: send the form link (a signed token naming the request, run and couple), remind on
 // schedule (email, or SMS where the spec escalates), mark the step overdue at the deadline, and finish
 // when the form is submitted. Between actions the run waits (deferred) until its next one is due.
-import { type ChannelResult, emailCouple, type EmailChannelDeps } from "../../channels/email.ts";
+import { type ChannelResult, type EmailChannelDeps, emailCouple, notSent } from "../../channels/email.ts";
 import { SMS_UNAVAILABLE } from "../../channels/sms.ts";
 import type { Sql } from "../../db/client.ts";
 import { signLinkToken } from "../../links/tokens.ts";
@@ -161,7 +161,9 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
       });
       return async (run: ModuleRun): Promise<Attempt> => {
         const ctx = contexts.get(run.id);
-        if (!ctx) return failed("run_context_missing", `Cannot run form step: run ${run.id} has no couple or step`);
+        if (!ctx) {
+          return failed("run_context_missing", `Cannot run form step: run ${run.id} has no couple or step`);
+        }
         const parsed = parseStepConfig(formStepConfig, ctx.config, "form");
         if (!parsed.ok) return parsed.attempt;
         const config = parsed.config;
@@ -173,7 +175,10 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
         let req: FormRequestRow = ctx;
 
         if (req.request_status === "submitted") {
-          return { outcome: { kind: "succeeded", provider: "form", result: { ...result(), submitted: true } }, calls: [] };
+          return {
+            outcome: { kind: "succeeded", provider: "form", result: { ...result(), submitted: true } },
+            calls: [],
+          };
         }
         if (req.request_status === "cancelled") return skipped("form_closed", "The form request was closed");
         if (ctx.instance_status === "cancelled" || (!req.request_id && ctx.instance_status !== "active")) {
@@ -198,9 +203,7 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
             throw error;
           }
           const sent = await emailCouple(deps, ctx, content, run.idempotency_key, tags(run));
-          if (sent.status === "unreachable") return skipped(sent.error.code, sent.error.message);
-          if (sent.status === "misconfigured") return failed(sent.error.code, sent.error.message);
-          if (sent.status === "failed") return { outcome: sendFailure(sent.result), calls: [sent.result.call] };
+          if (sent.status !== "sent") return notSent(sent);
           calls.push(sent.call);
           await sql`select public.record_form_sent(${req.request_id}::uuid, ${sent.provider},
             ${sent.provider_message_id}, ${sent.recipient})`;
@@ -218,7 +221,9 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
           // After downtime several reminders may be due: only the latest goes out.
           while (due(req.reminders_done + 1)) {
             await sql`select public.record_form_reminder(${req.request_id}::uuid, ${req.reminders_done + 1},
-              ${config.reminders[req.reminders_done].channel}, 'a later reminder was already due', null, null, null)`;
+              ${
+              config.reminders[req.reminders_done].channel
+            }, 'a later reminder was already due', null, null, null)`;
             req = { ...req, reminders_done: req.reminders_done + 1 };
           }
           let failure: Attempt | null;
@@ -240,11 +245,18 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
           req.due_at && !req.overdue_at ? req.due_at.getTime() : undefined,
         ].filter((t): t is number => t !== undefined);
         if (wakes.length > 0) {
-          return { outcome: { kind: "deferred", defer_until: new Date(Math.min(...wakes)), result: result() }, calls };
+          return {
+            outcome: { kind: "deferred", defer_until: new Date(Math.min(...wakes)), result: result() },
+            calls,
+          };
         }
         if (config.block_progress) {
           return {
-            outcome: { kind: "deferred", defer_until: new Date(at.getTime() + WAIT_HEARTBEAT_MS), result: result() },
+            outcome: {
+              kind: "deferred",
+              defer_until: new Date(at.getTime() + WAIT_HEARTBEAT_MS),
+              result: result(),
+            },
             calls,
           };
         }

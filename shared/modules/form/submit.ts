@@ -34,7 +34,9 @@ const tokenClaims = z.object({ sub: z.uuid(), run: z.number().int().positive(), 
 /** Keeps an answer as JSON text, numbers, booleans, lists or objects of text; drops anything else. */
 function normalize(value: unknown): unknown {
   if (typeof value === "string") return value.trim().slice(0, MAX_TEXT);
-  if (typeof value === "number" || typeof value === "boolean") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "number" || typeof value === "boolean") {
+    return Number.isFinite(value) ? value : undefined;
+  }
   if (Array.isArray(value)) return value.map(normalize).filter((v) => v !== undefined);
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
@@ -54,7 +56,9 @@ function normalize(value: unknown): unknown {
 export async function submitForm(deps: SubmitDeps, submission: Submission): Promise<SubmissionResult> {
   const verified = await verifyLinkToken(await deps.linksSecret(), "form", submission.token, deps.now?.());
   const claims = tokenClaims.safeParse(verified);
-  if (!claims.success) throw new HttpError(400, "invalid_link", "The form token does not name a form request");
+  if (!claims.success) {
+    throw new HttpError(400, "invalid_link", "The form token does not name a form request");
+  }
   const { sub, run, cpl } = claims.data;
   const [row] = await deps.sql<{ form_provider: string; form_id: string; config: unknown }[]>`
     select f.form_provider, f.form_id, st.config

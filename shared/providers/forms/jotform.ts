@@ -39,10 +39,13 @@ export async function getJotformSubmission(
   });
   let res: Response;
   try {
-    res = await fetch(`${account.baseUrl.replace(/\/$/, "")}/submission/${encodeURIComponent(submissionId)}`, {
-      headers: { APIKEY: account.apiKey, accept: "application/json" },
-      signal: AbortSignal.timeout(account.timeoutMs),
-    });
+    res = await fetch(
+      `${account.baseUrl.replace(/\/$/, "")}/submission/${encodeURIComponent(submissionId)}`,
+      {
+        headers: { APIKEY: account.apiKey, accept: "application/json" },
+        signal: AbortSignal.timeout(account.timeoutMs),
+      },
+    );
   } catch {
     return {
       ok: false,
@@ -78,5 +81,10 @@ export async function getJotformSubmission(
     message: `Jotform answered ${status}: ${String(body.message ?? "").slice(0, 200)}`,
   };
   const transient = res.status >= 500 || res.status === 429 || status >= 500 || status === 429;
-  return { ok: false, failure: transient ? "transient" : "permanent", error, call: call(res.status, error.code) };
+  return {
+    ok: false,
+    failure: transient ? "transient" : "permanent",
+    error,
+    call: call(res.status, error.code),
+  };
 }
