@@ -165,10 +165,15 @@ begin
   if v_request.status = 'cancelled' then
     return 'closed';
   end if;
-  update public.form_requests
-  set status = 'submitted', submitted_at = now(), submission_ref = p_submission_ref,
-      answers = coalesce(p_answers, '{}'), updated_at = now()
-  where id = p_request_id;
+  begin
+    update public.form_requests
+    set status = 'submitted', submitted_at = now(), submission_ref = p_submission_ref,
+        answers = coalesce(p_answers, '{}'), updated_at = now()
+    where id = p_request_id;
+  exception when unique_violation then
+    -- This provider submission already completed a form request.
+    return 'duplicate';
+  end;
   if v_run_status = 'pending' then
     update public.module_runs set run_at = now(), updated_at = now() where id = p_run_id;
     perform public.kick('form');
