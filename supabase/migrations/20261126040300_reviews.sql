@@ -5,7 +5,7 @@
 create table public.review_platforms (
   supplier_id uuid not null references public.suppliers on delete cascade,
   platform text not null check (platform in ('google', 'facebook', 'weddingwire', 'theknot')),
-  place_id text check (place_id ~ '^[A-Za-z0-9_-]{10,300}$'),
+  place_id text check (place_id ~ '^[A-Za-z0-9_-]{10,255}$'),
   url text check (url ~ '^https://[^\s<>"]+$' and length(url) <= 2000),
   position integer not null default 1 check (position > 0),
   created_at timestamptz not null default now(),
@@ -114,10 +114,11 @@ comment on function public.record_review_click(uuid, text) is
   'Records a person''s click on a tracked review link. Returns recorded, not_found or platform_not_offered.';
 
 create function public.record_review_rating(p_request_id uuid, p_rating integer, p_feedback text)
-returns table (result text, route text, supplier_id uuid, platforms text[])
+returns table (result text, route text, platforms text[])
 language plpgsql security definer
 set search_path = ''
 as $$
+#variable_conflict use_column
 declare
   v_request public.review_requests;
   v_route text := case when p_rating >= 4 then 'public' when p_rating = 3 then 'internal_feedback' else 'direct_contact' end;
@@ -127,14 +128,14 @@ begin
   end if;
   select * into v_request from public.review_requests where id = p_request_id for update;
   if not found then
-    return query select 'not_found', null::text, null::uuid, null::text[];
+    return query select 'not_found', null::text, null::text[];
     return;
   end if;
   if v_request.rating is not null then
     -- The first rating decides the route; later feedback is kept if none was given yet.
     update public.review_requests set feedback = coalesce(feedback, nullif(p_feedback, ''))
     where id = p_request_id;
-    return query select 'already_rated', v_request.route, v_request.supplier_id, v_request.platforms;
+    return query select 'already_rated', v_request.route, v_request.platforms;
     return;
   end if;
   update public.review_requests
@@ -147,7 +148,7 @@ begin
       'review_rating:' || p_request_id)
     on conflict (supplier_id, dedupe_key) do nothing;
   end if;
-  return query select 'rated', v_route, v_request.supplier_id, v_request.platforms;
+  return query select 'rated', v_route, v_request.platforms;
 end
 $$;
 comment on function public.record_review_rating(uuid, integer, text) is

@@ -98,6 +98,7 @@ create function public.advance_referral(
 language plpgsql security definer
 set search_path = ''
 as $$
+#variable_conflict use_column
 declare
   v_code public.referral_codes;
   v_earn_on text;
