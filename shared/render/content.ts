@@ -20,13 +20,15 @@ const SANITIZE: sanitizeHtml.IOptions = {
     "img",
   ],
   allowedAttributes: {
-    a: ["href", "title"],
+    a: ["href", "title", "rel", "target"],
     img: ["src", "alt", "width", "height"],
   },
   allowedSchemes: ["https", "http", "mailto", "tel"],
   allowedSchemesByTag: { img: ["https"] },
   allowProtocolRelative: false,
   disallowedTagsMode: "discard",
+  // Relative image sources mean nothing in an email or another site's dashboard.
+  exclusiveFilter: (frame) => frame.tag === "img" && !/^https:\/\//.test(frame.attribs.src ?? ""),
   transformTags: {
     a: sanitizeHtml.simpleTransform("a", { rel: "noopener noreferrer", target: "_blank" }),
   },
