@@ -20,7 +20,11 @@ import { sim, stackDb, supabase, waitFor } from "../helpers/stack.ts";
 const internalForm = (extra: Record<string, unknown> = {}) => ({
   module_type: "form",
   config: {
-    form: { provider: "internal", form_id: "questionnaire", url: "https://studio.example/forms/questionnaire" },
+    form: {
+      provider: "internal",
+      form_id: "questionnaire",
+      url: "https://studio.example/forms/questionnaire",
+    },
     fields: { dietary: "diet", guests: "guest_count" },
     ...extra,
   },
@@ -63,7 +67,13 @@ Deno.test("module-form sends a signed link and an internal submission stores onl
       { couple_name: "Zoë & Sam", email: "zoe.sam@example.com" },
     ]);
     const instanceId = await s.start();
-    const run = await waitForRun(sql, instanceId, s.stepIds[0], "the form to be sent", (r) => r.result !== null);
+    const run = await waitForRun(
+      sql,
+      instanceId,
+      s.stepIds[0],
+      "the form to be sent",
+      (r) => r.result !== null,
+    );
     assert.equal(run.status, "pending", "a blocking form run waits for the submission");
     assert.equal(await currentStep(sql, instanceId), s.stepIds[0], "the journey waits at the form");
 
@@ -86,7 +96,9 @@ Deno.test("module-form sends a signed link and an internal submission stores onl
     assert.equal((await formRequest(sql, run.id)).status, "open", "a tampered token records nothing");
 
     const page = await fetch(`${gatewayUrl}/functions/v1/form-submissions?journey_token=${token}`, {
-      headers: { authorization: `Bearer ${(await import("../../stack/keys.ts").then((k) => k.localKeys())).anonKey}` },
+      headers: {
+        authorization: `Bearer ${(await import("../../stack/keys.ts").then((k) => k.localKeys())).anonKey}`,
+      },
     });
     assert.equal(page.status, 200);
     assert.deepEqual((await page.json()).fields.sort(), ["diet", "guest_count"]);
@@ -94,10 +106,19 @@ Deno.test("module-form sends a signed link and an internal submission stores onl
     const ok = await submit(token, { diet: "vegan", guest_count: 120, home_address: "1 Secret Lane" });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.status, "submitted");
-    const done = await waitForRun(sql, instanceId, s.stepIds[0], "the form run to succeed", (r) => r.status === "succeeded");
+    const done = await waitForRun(
+      sql,
+      instanceId,
+      s.stepIds[0],
+      "the form run to succeed",
+      (r) => r.status === "succeeded",
+    );
     assert.equal(done.result?.form_request_id, claims.sub);
     assert.deepEqual((await formRequest(sql, run.id)).answers, { dietary: "vegan", guests: 120 });
-    await waitFor("the journey to move on", async () => (await currentStep(sql, instanceId)) !== s.stepIds[0]);
+    await waitFor(
+      "the journey to move on",
+      async () => (await currentStep(sql, instanceId)) !== s.stepIds[0],
+    );
 
     const again = await submit(token, { diet: "vegetarian" });
     assert.equal(again.status, 409);
@@ -113,14 +134,24 @@ Deno.test("module-form reminds on schedule, skips the SMS escalation with its re
     const s = await moduleScenario(sql, [
       internalForm({
         reminder_time: "00:00",
-        reminders: [{ after_days: 1, channel: "email" }, { after_days: 2, channel: "sms" }, { after_days: 3 }],
+        reminders: [{ after_days: 1, channel: "email" }, { after_days: 2, channel: "sms" }, {
+          after_days: 3,
+        }],
       }),
       infoStep,
     ], [{ time_zone: "UTC" }]);
     const instanceId = await s.start();
-    const run = await waitForRun(sql, instanceId, s.stepIds[0], "the form to be sent", (r) => r.result !== null);
-    await waitFor("a non-blocking form to let the journey go on", async () =>
-      (await currentStep(sql, instanceId)) !== s.stepIds[0]);
+    const run = await waitForRun(
+      sql,
+      instanceId,
+      s.stepIds[0],
+      "the form to be sent",
+      (r) => r.result !== null,
+    );
+    await waitFor(
+      "a non-blocking form to let the journey go on",
+      async () => (await currentStep(sql, instanceId)) !== s.stepIds[0],
+    );
     const request = await formRequest(sql, run.id);
     // Reminders fall at 00:00 UTC on day 1, 2, 3 after the send: move the send back a day at a time.
     const sendDaysAgo = (days: number) =>
@@ -158,7 +189,13 @@ Deno.test("module-form reminds on schedule, skips the SMS escalation with its re
       body: { journey_token: token, answers: { diet: "none" } },
     }));
     assert.equal(submitted.status, 200);
-    await waitForRun(sql, instanceId, s.stepIds[0], "the run to finish after the submission", (r) => r.status === "succeeded");
+    await waitForRun(
+      sql,
+      instanceId,
+      s.stepIds[0],
+      "the run to finish after the submission",
+      (r) => r.status === "succeeded",
+    );
     await sendDaysAgo(5);
     await drainNow(sql, "form");
     assert.equal((await reminders()).length, 2, "no reminder after the submission");
@@ -181,9 +218,17 @@ Deno.test("webhook-typeform completes the form from a signed response, refuses f
     }, infoStep]);
     const secret = `tf_${crypto.randomUUID()}`;
     await sql`insert into public.supplier_integrations (supplier_id, provider, secret_id)
-      values (${s.supplierId}::uuid, 'typeform', vault.create_secret(${JSON.stringify({ webhook_secret: secret })}))`;
+      values (${s.supplierId}::uuid, 'typeform', vault.create_secret(${
+      JSON.stringify({ webhook_secret: secret })
+    }))`;
     const instanceId = await s.start();
-    const run = await waitForRun(sql, instanceId, s.stepIds[0], "the form to be sent", (r) => r.result !== null);
+    const run = await waitForRun(
+      sql,
+      instanceId,
+      s.stepIds[0],
+      "the form to be sent",
+      (r) => r.result !== null,
+    );
     const [email] = await emailsFor(run.id);
     const link = linkIn(email, "form.typeform.com/to/Ab12Cd34#journey_token=");
     const token = tokenOf(link);
@@ -199,8 +244,16 @@ Deno.test("webhook-typeform completes the form from a signed response, refuses f
           hidden: { journey_token: t },
           answers: [
             { type: "text", text: "vegan", field: { id: "f1", ref: "diet_ref", type: "short_text" } },
-            { type: "choice", choice: { label: "Yes" }, field: { id: "f2", ref: "shuttle_ref", type: "multiple_choice" } },
-            { type: "email", email: "private@example.com", field: { id: "f3", ref: "not_mapped", type: "email" } },
+            {
+              type: "choice",
+              choice: { label: "Yes" },
+              field: { id: "f2", ref: "shuttle_ref", type: "multiple_choice" },
+            },
+            {
+              type: "email",
+              email: "private@example.com",
+              field: { id: "f3", ref: "not_mapped", type: "email" },
+            },
           ],
         },
       });
@@ -208,7 +261,10 @@ Deno.test("webhook-typeform completes the form from a signed response, refuses f
     const post = async (body: string, signature: string | null) => {
       const res = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json", ...(signature ? { "typeform-signature": signature } : {}) },
+        headers: {
+          "content-type": "application/json",
+          ...(signature ? { "typeform-signature": signature } : {}),
+        },
         body,
       });
       return { status: res.status, body: await res.json() };
@@ -227,7 +283,13 @@ Deno.test("webhook-typeform completes the form from a signed response, refuses f
     const redelivered = await post(body, await signTypeform(secret, body));
     assert.equal(redelivered.body.result, "duplicate");
     assert.deepEqual((await formRequest(sql, run.id)).answers, { dietary: "vegan", shuttle: "Yes" });
-    await waitForRun(sql, instanceId, s.stepIds[0], "the blocking form to complete", (r) => r.status === "succeeded");
+    await waitForRun(
+      sql,
+      instanceId,
+      s.stepIds[0],
+      "the blocking form to complete",
+      (r) => r.status === "succeeded",
+    );
   } finally {
     await sql.end();
   }
@@ -247,9 +309,16 @@ Deno.test("webhook-jotform trusts a submission only once it is re-fetched from J
       values (${s.supplierId}::uuid, 'jotform',
         vault.create_secret(${JSON.stringify({ api_key: apiKey, webhook_token: webhookToken })}))`;
     const instanceId = await s.start();
-    const run = await waitForRun(sql, instanceId, s.stepIds[0], "the form to be sent", (r) => r.result !== null);
+    const run = await waitForRun(
+      sql,
+      instanceId,
+      s.stepIds[0],
+      "the form to be sent",
+      (r) => r.result !== null,
+    );
     const token = tokenOf(linkIn((await emailsFor(run.id))[0], `form.jotform.com/${formId}?journey_token=`));
-    const hookUrl = `${gatewayUrl}/functions/v1/webhook-jotform?supplier=${s.supplierId}&token=${webhookToken}`;
+    const hookUrl =
+      `${gatewayUrl}/functions/v1/webhook-jotform?supplier=${s.supplierId}&token=${webhookToken}`;
 
     const forged = new FormData();
     forged.set("formID", formId);
@@ -263,11 +332,14 @@ Deno.test("webhook-jotform trusts a submission only once it is re-fetched from J
     await unconfirmed.body?.cancel();
     assert.equal((await formRequest(sql, run.id)).status, "open");
 
-    const registered = await fetch(`${(await import("../../stack/config.ts")).simulatorUrl}/jotform/form/${formId}/webhooks`, {
-      method: "POST",
-      headers: { APIKEY: apiKey, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ webhookURL: hookUrl }),
-    });
+    const registered = await fetch(
+      `${(await import("../../stack/config.ts")).simulatorUrl}/jotform/form/${formId}/webhooks`,
+      {
+        method: "POST",
+        headers: { APIKEY: apiKey, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ webhookURL: hookUrl }),
+      },
+    );
     assert.equal(registered.status, 200);
     await registered.body?.cancel();
     const submitted = await sim<{ statuses: number[] }>("/_sim/jotform/submissions", {
@@ -285,7 +357,9 @@ Deno.test("webhook-jotform trusts a submission only once it is re-fetched from J
     const request = await formRequest(sql, run.id);
     assert.equal(request.status, "submitted");
     assert.deepEqual(request.answers, { dietary: "vegetarian" });
-    const lookups = await sim<{ path: string; headers: Record<string, string> }[]>("/_sim/requests?provider=jotform");
+    const lookups = await sim<{ path: string; headers: Record<string, string> }[]>(
+      "/_sim/requests?provider=jotform",
+    );
     assert.ok(lookups.some((r) => r.path.startsWith("/submission/")), "the submission was re-fetched");
   } finally {
     await sql.end();

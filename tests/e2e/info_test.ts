@@ -30,7 +30,10 @@ Deno.test("module-info emails sanitised markdown and stores it for the dashboard
     assert.equal(notice.dismissible, false);
     assert.match(notice.body_html, /<h2>On the day<\/h2>/);
     assert.match(notice.body_html, /<strong>The Old Barn<\/strong>/);
-    assert.match(notice.body_html, /<a href="https:\/\/maps\.example\/barn" rel="noopener noreferrer" target="_blank">Map<\/a>/);
+    assert.match(
+      notice.body_html,
+      /<a href="https:\/\/maps\.example\/barn" rel="noopener noreferrer" target="_blank">Map<\/a>/,
+    );
     assert.doesNotMatch(notice.body_html, /<script|href="javascript:/);
     assert.match(notice.body_text, /We arrive at The Old Barn at 10:00\./);
 
@@ -51,7 +54,11 @@ Deno.test("module-info stores sanitised HTML on the dashboard only, even for a c
       module_type: "info",
       config: {
         title: "Parking",
-        content: { format: "html", body: '<p onclick="steal()">Park by the <b>barn</b><img src="x" onerror="y()"></p><iframe src="https://evil.example"></iframe>' },
+        content: {
+          format: "html",
+          body:
+            '<p onclick="steal()">Park by the <b>barn</b><img src="x" onerror="y()"></p><iframe src="https://evil.example"></iframe>',
+        },
         display_in: ["dashboard"],
       },
     }], [{ email: null }]);

@@ -34,7 +34,10 @@ Deno.test("module-referral sends a code and signed link; clicks, sign-up, bookin
     assert.match(email.html, /£100 off your next session/);
     const link = linkIn(email, "journey-links/referral?t=");
 
-    const scanner = await fetch(link, { redirect: "manual", headers: { "user-agent": "Slackbot-LinkExpanding 1.0" } });
+    const scanner = await fetch(link, {
+      redirect: "manual",
+      headers: { "user-agent": "Slackbot-LinkExpanding 1.0" },
+    });
     assert.equal(scanner.status, 302);
     assert.equal(new URL(scanner.headers.get("location")!).searchParams.get("referral_token"), null);
     await scanner.body?.cancel();
@@ -44,7 +47,8 @@ Deno.test("module-referral sends a code and signed link; clicks, sign-up, bookin
     await click.body?.cancel();
     assert.equal(`${landing.origin}${landing.pathname}`, "https://studio.example/referred");
     assert.equal(landing.searchParams.get("ref"), code);
-    const referrals = () => sql<{ id: string; stage: string; reward_status: string | null }[]>`
+    const referrals = () =>
+      sql<{ id: string; stage: string; reward_status: string | null }[]>`
       select id::text, stage, reward_status from public.referrals where code = ${code} order by created_at`;
     assert.deepEqual((await referrals()).map((r) => r.stage), ["clicked"], "only the person's click counts");
 
@@ -94,18 +98,39 @@ Deno.test("module-referral with the anniversary option waits for the wedding ann
   try {
     const [y] = today().split("-").map(Number);
     const tomorrow = addDays(today(), 1);
-    const s = await moduleScenario(sql, [{ module_type: "referral", config: { anniversary: true, send_at: "00:00" } }], [
+    const s = await moduleScenario(sql, [{
+      module_type: "referral",
+      config: { anniversary: true, send_at: "00:00" },
+    }], [
       { time_zone: "UTC", wedding_date: `${y - 2}${today().slice(4)}` },
       { time_zone: "UTC", wedding_date: `${Number(tomorrow.slice(0, 4)) - 2}${tomorrow.slice(4)}` },
       { time_zone: "UTC", wedding_date: null },
     ]);
     await withProgramme(sql, s.supplierId);
-    const due = await waitForRun(sql, await s.start(0), s.stepIds[0], "sent today", (r) => r.status === "succeeded");
+    const due = await waitForRun(
+      sql,
+      await s.start(0),
+      s.stepIds[0],
+      "sent today",
+      (r) => r.status === "succeeded",
+    );
     assert.equal((await emailsFor(due.id)).length, 1);
-    const waiting = await waitForRun(sql, await s.start(1), s.stepIds[0], "deferred", (r) => r.run_at.getTime() > Date.now());
+    const waiting = await waitForRun(
+      sql,
+      await s.start(1),
+      s.stepIds[0],
+      "deferred",
+      (r) => r.run_at.getTime() > Date.now(),
+    );
     assert.equal(waiting.status, "pending");
     assert.equal(waiting.run_at.toISOString(), `${tomorrow}T00:00:00.000Z`);
-    const noDate = await waitForRun(sql, await s.start(2), s.stepIds[0], "skipped", (r) => r.status === "skipped");
+    const noDate = await waitForRun(
+      sql,
+      await s.start(2),
+      s.stepIds[0],
+      "skipped",
+      (r) => r.status === "skipped",
+    );
     assert.equal(noDate.last_error?.code, "no_wedding_date");
   } finally {
     await sql.end();

@@ -106,7 +106,7 @@ Deno.test("startSimulator() listens on an ephemeral port and describes itself wh
     const res = await fetch(sim.url);
     assert.deepEqual(await res.json(), {
       simulator: "provider-simulator",
-      providers: ["resend"],
+      providers: ["resend", "jotform"],
       control: "/_sim",
     });
   });

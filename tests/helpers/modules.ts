@@ -2,7 +2,14 @@
 // simulator's Resend, journeys of module steps, the emails a run sent, and draining a module now.
 import { FunctionsHttpError } from "@supabase/functions-js";
 import type { Sql } from "./db.ts";
-import { connectResend, createClient, createJourney, createSupplier, startJourney, type StepSpec } from "./fixtures.ts";
+import {
+  connectResend,
+  createClient,
+  createJourney,
+  createSupplier,
+  startJourney,
+  type StepSpec,
+} from "./fixtures.ts";
 import { invokeToken, sim, supabase, waitFor } from "./stack.ts";
 
 /** An email as the Resend simulator recorded it. */
@@ -68,7 +75,10 @@ export function waitForRun(
   what: string,
   ok: (r: RunRow) => boolean,
 ): Promise<RunRow> {
-  return waitFor(what, async () => (await runsOf(sql, instanceId)).find((r) => r.step_id === stepId && ok(r)));
+  return waitFor(
+    what,
+    async () => (await runsOf(sql, instanceId)).find((r) => r.step_id === stepId && ok(r)),
+  );
 }
 
 /** The emails the simulator accepted for a run. */
@@ -79,9 +89,7 @@ export async function emailsFor(runId: number): Promise<SimEmail[]> {
 
 /** The first link in an email's HTML whose URL contains `needle`. */
 export function linkIn(email: SimEmail, needle: string): string {
-  const hrefs = [...email.html.matchAll(/href="([^"]+)"/g)].map((m) =>
-    m[1].replaceAll("&amp;", "&")
-  );
+  const hrefs = [...email.html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replaceAll("&amp;", "&"));
   const href = hrefs.find((h) => h.includes(needle));
   if (!href) throw new Error(`no link containing ${needle} in: ${hrefs.join(", ")}`);
   return href;
