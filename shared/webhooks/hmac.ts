@@ -1,44 +1,51 @@
-/** The byte-level pieces of webhook signature schemes: HMAC-SHA256, base64, constant-time comparison. */
+// HMAC-SHA256 over raw bytes with cached WebCrypto keys, hex/base64 encodings and a constant-time compare:
+// the pieces the Calendly and Acuity signature schemes share.
 
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const encoder = new TextEncoder();
+const KEY_CACHE_LIMIT = 64;
+const keyCache = new Map<string, Promise<CryptoKey>>();
 
-/** Decodes standard base64 (padding optional); returns null if `s` is not valid base64. */
-export function decodeBase64(s: string): Uint8Array<ArrayBuffer> | null {
-  if (!BASE64.test(s) || s.length % 4 === 1) return null;
-  let binary: string;
-  try {
-    binary = atob(s);
-  } catch {
-    return null;
+/** The HMAC-SHA256 of `message` with the UTF-8 bytes of `secret` as the key. */
+export async function hmacSha256(secret: string, message: Uint8Array | string): Promise<Uint8Array> {
+  let key = keyCache.get(secret);
+  if (!key) {
+    if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
+    keyCache.set(secret, key);
   }
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  const data = typeof message === "string" ? encoder.encode(message) : message;
+  return new Uint8Array(await crypto.subtle.sign("HMAC", await key, data as Uint8Array<ArrayBuffer>));
 }
 
-/** Encodes bytes as standard base64 with padding. */
-export function encodeBase64(bytes: Uint8Array): string {
+/** Lower-case hex of bytes. */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Standard base64 (with padding) of bytes. */
+export function toBase64(bytes: Uint8Array): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary);
 }
 
-/** Compares two byte arrays in time independent of where they differ; arrays of unequal length never match. */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
+/** Compares two strings in time independent of where they differ (lengths may leak, contents do not). */
+export function constantTimeEqualText(a: string, b: string): boolean {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  if (x.length !== y.length) return false;
   let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
   return diff === 0;
 }
 
-/** HMAC-SHA256 of `data` with the UTF-8 bytes of `secret` as the key (Typeform, Meta, Calendly...). */
-export async function hmacSha256(secret: string, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  return new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
+/** Joins `prefix` and the raw body into one buffer, for schemes that sign `<something>.<body>`. */
+export function prefixed(prefix: string, body: Uint8Array): Uint8Array {
+  const head = encoder.encode(prefix);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head, 0);
+  out.set(body, head.length);
+  return out;
 }

@@ -1,5 +1,4 @@
 /** Svix / Standard Webhooks signing and verification (the scheme Resend uses to sign its webhooks). */
-import { constantTimeEqual, decodeBase64, encodeBase64 } from "./hmac.ts";
 
 /** Reasons a webhook request can fail verification; stable strings callers may log or branch on. */
 export type WebhookVerificationReason =
@@ -30,9 +29,31 @@ const SECRET_PREFIX = "whsec_";
 const DEFAULT_TOLERANCE_SECONDS = 300;
 const KEY_CACHE_LIMIT = 32;
 const encoder = new TextEncoder();
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Imported HMAC keys, per secret string, so a hot webhook endpoint does not re-import on every request. */
 const keyCache = new Map<string, Promise<CryptoKey>>();
+
+/** Decodes standard base64 (padding optional); returns null if `s` is not valid base64. */
+function decodeBase64(s: string): Uint8Array<ArrayBuffer> | null {
+  if (!BASE64.test(s) || s.length % 4 === 1) return null;
+  let binary: string;
+  try {
+    binary = atob(s);
+  } catch {
+    return null;
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Encodes bytes as standard base64 with padding. */
+function encodeBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
 
 /** Returns the HMAC key bytes of a `whsec_...` secret, or null if the secret is empty or not base64. */
 function secretKeyBytes(secret: unknown): Uint8Array<ArrayBuffer> | null {
@@ -67,6 +88,14 @@ async function computeSignature(
   content.set(body, prefix.length);
   const key = await hmacKey(secret, keyBytes);
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, content));
+}
+
+/** Compares two byte arrays in time independent of where they differ; arrays of unequal length never match. */
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }
 
 /**

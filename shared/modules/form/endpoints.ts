@@ -7,7 +7,7 @@ import { connectedIntegration, credential } from "../../integrations.ts";
 import { verifyLinkToken } from "../../links/tokens.ts";
 import { getJotformSubmission, type JotformAnswer } from "../../providers/forms/jotform.ts";
 import type { SecretStore } from "../../secrets.ts";
-import { constantTimeEqual } from "../../webhooks/hmac.ts";
+import { constantTimeEqualText } from "../../webhooks/hmac.ts";
 import { WebhookVerificationError } from "../../webhooks/svix.ts";
 import { verifyTypeform } from "../../webhooks/typeform.ts";
 import { type SubmitDeps, submitForm } from "./submit.ts";
@@ -16,7 +16,6 @@ import { type SubmitDeps, submitForm } from "./submit.ts";
 export const TOKEN_FIELD = "journey_token";
 
 const supplierParam = z.uuid();
-const encoder = new TextEncoder();
 
 function supplierOf(req: Request): string {
   const supplier = supplierParam.safeParse(new URL(req.url).searchParams.get("supplier"));
@@ -190,7 +189,7 @@ export function jotformWebhookHandler(
         "No Jotform webhook token and API key for this supplier",
       );
     }
-    if (!constantTimeEqual(encoder.encode(given), encoder.encode(expected))) {
+    if (!constantTimeEqualText(given, expected)) {
       throw new HttpError(401, "invalid_token", "The webhook URL's token does not match");
     }
     let fields: FormData;
