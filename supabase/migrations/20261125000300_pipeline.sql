@@ -419,7 +419,12 @@ begin
   );
 
   if v_messages is not null then
-    -- Webhooks that arrived before the delivery row existed are applied now, oldest first.
+    -- Webhooks that arrived before the delivery row existed are applied now, oldest first. The lock
+    -- pairs with the one in apply_webhook_event: whichever transaction comes second sees the other's
+    -- row, so an event can never be left waiting for a delivery that already exists.
+    perform pg_advisory_xact_lock(hashtextextended(m.provider || ':' || m.id, 0))
+    from jsonb_to_recordset(v_messages) as m(provider text, id text)
+    order by m.provider, m.id;
     perform public.apply_webhook_event(e.id)
     from public.webhook_events e
     join jsonb_to_recordset(v_messages) as m(provider text, id text)

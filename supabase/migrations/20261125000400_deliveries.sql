@@ -34,6 +34,8 @@ begin
   if v_event.processed_at is not null then
     return 'duplicate';
   end if;
+  -- Pairs with the lock record_outcomes takes after writing deliveries (see there).
+  perform pg_advisory_xact_lock(hashtextextended(v_event.provider || ':' || v_event.provider_message_id, 0));
   select * into v_delivery from public.deliveries
   where provider = v_event.provider and provider_message_id = v_event.provider_message_id
   for update;

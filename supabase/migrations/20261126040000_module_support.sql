@@ -68,7 +68,9 @@ begin
   select r.id, r.supplier_id, p_channel, p_provider, p_provider_message_id, p_recipient
   from public.module_runs r where r.id = p_run_id
   on conflict (provider, provider_message_id) do nothing;
-  -- Webhooks that arrived before the delivery row existed are applied now, oldest first.
+  -- Webhooks that arrived before the delivery row existed are applied now, oldest first. The lock pairs
+  -- with the one apply_webhook_event takes, as in record_outcomes: no event is left waiting.
+  perform pg_advisory_xact_lock(hashtextextended(p_provider || ':' || p_provider_message_id, 0));
   perform public.apply_webhook_event(e.id)
   from public.webhook_events e
   where e.provider = p_provider and e.provider_message_id = p_provider_message_id and e.processed_at is null

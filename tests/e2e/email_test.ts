@@ -64,6 +64,17 @@ async function deliveryStatus(sql: Sql, runId: number): Promise<string | undefin
   return row?.status;
 }
 
+/** Starts the journey and waits until its email is sent and Resend's "delivered" webhook is applied. */
+async function startAndDeliver(sql: Sql, s: { supplierId: string; journeyId: string; clientId: string }) {
+  const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
+  const run = await waitFor("the run to succeed", async () => {
+    const r = await runOf(sql, instanceId);
+    return r.status === "succeeded" ? r : undefined;
+  });
+  await waitFor("the delivered webhook", async () => (await deliveryStatus(sql, run.id)) === "delivered");
+  return { instanceId, run };
+}
+
 /** Makes a pending retry due now and drains it the way app code invokes a function. */
 async function drainNow(sql: Sql, runId: number) {
   await sql`update public.module_runs set run_at = now() where id = ${runId} and status = 'pending'`;
@@ -82,12 +93,7 @@ Deno.test("module-email sends a transition's email through Resend and records de
     const s = await wiredScenario(sql, {
       client: { couple_name: "Zoë & <Sam>", wedding_date: "2027-06-12" },
     });
-    const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
-    const run = await waitFor("the run to succeed", async () => {
-      const r = await runOf(sql, instanceId);
-      return r.status === "succeeded" ? r : undefined;
-    });
-    await waitFor("the delivered webhook", async () => (await deliveryStatus(sql, run.id)) === "delivered");
+    const { instanceId, run } = await startAndDeliver(sql, s);
 
     const emails = await emailsFor(run.id);
     assert.equal(emails.length, 1);
@@ -101,9 +107,13 @@ Deno.test("module-email sends a transition's email through Resend and records de
       email.tags.map((t) => t.name).sort(),
       ["module", "run", "supplier"],
     );
-    const history = await sql<{ status: string }[]>`
-      select e.status::text from public.delivery_events e join public.deliveries d on d.id = e.delivery_id
-      where d.run_id = ${run.id} order by e.id`;
+    // Webhooks may arrive in any order, and before the send's outcome is recorded: both are kept.
+    const history = await waitFor("both webhook events", async () => {
+      const rows = await sql<{ status: string }[]>`
+        select e.status::text from public.delivery_events e join public.deliveries d on d.id = e.delivery_id
+        where d.run_id = ${run.id}`;
+      return rows.length === 2 ? rows : undefined;
+    });
     assert.deepEqual(history.map((h) => h.status).sort(), ["delivered", "sent"]);
     const [instance] =
       await sql`select status::text from public.journey_instances where id = ${instanceId}::uuid`;
@@ -176,12 +186,7 @@ Deno.test("webhook-resend applies a duplicated event once", async () => {
   const sql = stackDb();
   try {
     const s = await wiredScenario(sql);
-    const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
-    const run = await waitFor("the run to succeed", async () => {
-      const r = await runOf(sql, instanceId);
-      return r.status === "succeeded" ? r : undefined;
-    });
-    await waitFor("delivered", async () => (await deliveryStatus(sql, run.id)) === "delivered");
+    const { run } = await startAndDeliver(sql, s);
     const fired = await sim<{ statuses: number[] }>(`/_sim/resend/emails/${run.provider_message_id}/events`, {
       body: { type: "email.opened", times: 3 },
     });
@@ -200,12 +205,7 @@ Deno.test("webhook-resend refuses forged and stale webhooks with 401 and changes
   const sql = stackDb();
   try {
     const s = await wiredScenario(sql);
-    const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
-    const run = await waitFor("the run to succeed", async () => {
-      const r = await runOf(sql, instanceId);
-      return r.status === "succeeded" ? r : undefined;
-    });
-    await waitFor("delivered", async () => (await deliveryStatus(sql, run.id)) === "delivered");
+    const { run } = await startAndDeliver(sql, s);
     const [before] = await sql<
       { n: number }[]
     >`select count(*)::int as n from public.webhook_events where supplier_id = ${s.supplierId}::uuid`;
@@ -256,12 +256,7 @@ Deno.test("a bounce suppresses the address and the next email to it is skipped w
   const sql = stackDb();
   try {
     const s = await wiredScenario(sql);
-    const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
-    const run = await waitFor("the run to succeed", async () => {
-      const r = await runOf(sql, instanceId);
-      return r.status === "succeeded" ? r : undefined;
-    });
-    await waitFor("delivered", async () => (await deliveryStatus(sql, run.id)) === "delivered");
+    const { run } = await startAndDeliver(sql, s);
     await sim(`/_sim/resend/emails/${run.provider_message_id}/events`, {
       body: {
         type: "email.bounced",
