@@ -30,6 +30,8 @@ const schema = z.object({
   TAVE_API_BASE_URL: z.string().url().default("https://workspace.vsco.co/api/v2"),
   /** Accept plain-http CRM webhook endpoints (local development only; production requires https). */
   CRM_ALLOW_HTTP_ENDPOINTS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  /** Base URL of the Jotform API (EU and HIPAA accounts have their own hosts). */
+  JOTFORM_BASE_URL: z.string().url().default("https://api.jotform.com"),
   /** Provider request timeout; a call that times out has an unknown outcome. */
   PROVIDER_TIMEOUT_MS: positiveInt(10_000),
   /** Provider calls one function instance keeps in flight. */

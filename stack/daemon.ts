@@ -66,6 +66,7 @@ export function functionsEnv(): Record<string, string> {
     TAVE_API_BASE_URL: `${simulatorUrl}/tave/api/v2`,
     // Automations in the local stack are the simulator's plain-http catch hooks.
     CRM_ALLOW_HTTP_ENDPOINTS: "true",
+    JOTFORM_BASE_URL: `${simulatorUrl}/jotform`,
   };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);

@@ -11,6 +11,10 @@ begin
     perform vault.create_secret(encode(extensions.gen_random_bytes(32), 'hex'), 'functions_invoke_secret',
       'Signs the tokens pg_net kicks carry to module functions');
   end if;
+  if not exists (select 1 from vault.secrets where name = 'links_signing_secret') then
+    perform vault.create_secret(encode(extensions.gen_random_bytes(32), 'hex'), 'links_signing_secret',
+      'Signs the links in couples'' messages (forms, reviews, referrals)');
+  end if;
 end
 $$;
 -- The meeting module's Google OAuth: the state signing key, and the simulator's OAuth client.

@@ -46,7 +46,7 @@ export type Outcome =
     result?: Record<string, unknown>;
   }
   | { kind: "skipped"; error: RunError }
-  | { kind: "deferred"; defer_until: Date; error?: RunError }
+  | { kind: "deferred"; defer_until: Date; error?: RunError; result?: Record<string, unknown> }
   | { kind: "transient"; error: RunError; retry_after_s?: number }
   | { kind: "permanent"; error: RunError }
   | { kind: "unknown"; error: RunError; replay_safe: boolean };

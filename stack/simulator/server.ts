@@ -5,6 +5,7 @@ import { createAcuityProvider } from "./acuity.ts";
 import { createCalendlyProvider } from "./calendly.ts";
 import { createGoogleProvider } from "./google.ts";
 import { createHooksProvider } from "./hooks.ts";
+import { createJotformProvider } from "./jotform.ts";
 import { createResendProvider } from "./resend.ts";
 import { createTwilioProvider } from "./twilio.ts";
 import { createWhatsAppProvider } from "./whatsapp.ts";
@@ -33,6 +34,7 @@ export const providerFactories: readonly ProviderFactory[] = [
   createWhatsAppProvider,
   createTaveProvider,
   createHooksProvider,
+  createJotformProvider,
 ];
 
 /** Options of {@link startSimulator}. */
@@ -250,7 +252,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (value === undefined) continue;
       const text = Array.isArray(value) ? value.join(", ") : value;
       headers[name] = text;
-      recorded[name] = name === "authorization" ? redactCredential(text) : text;
+      recorded[name] = name === "authorization" || name === "apikey" ? redactCredential(text) : text;
     }
     const parsed = parseBody(raw, headers["content-type"] ?? "");
     const record = state.record({

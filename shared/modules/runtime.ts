@@ -1,0 +1,62 @@
+// What the function entry points of the form, info, review and referral modules build from the
+// environment: config, database, Vault, the links secret and base URL, and the drain handler.
+import { type Config, loadConfig, publicFunctionsUrl } from "../config.ts";
+import { connect, type Sql } from "../db/client.ts";
+import { moduleHandler } from "../runs/handler.ts";
+import type { ModuleExecutor, ModuleType } from "../runs/types.ts";
+import { type SecretStore, vaultSecrets } from "../secrets.ts";
+
+/** The Vault secret that signs the links in couples' messages. */
+export const LINKS_SECRET_NAME = "links_signing_secret";
+
+/** A function instance's shared pieces. */
+export type ModuleRuntime = {
+  config: Config;
+  sql: Sql;
+  secrets: SecretStore;
+  linksSecret: () => Promise<string>;
+  /** Public base of the functions, e.g. `https://<ref>.supabase.co/functions/v1`. */
+  linksBaseUrl: string;
+  resend: { baseUrl: string; timeoutMs: number };
+};
+
+/** Builds the runtime from `env` (read once at start-up). */
+export function moduleRuntime(env: Record<string, string | undefined> = Deno.env.toObject()): ModuleRuntime {
+  const config = loadConfig(env);
+  const linksBaseUrl = publicFunctionsUrl(config);
+  const sql = connect(config.SUPABASE_DB_URL, config.DB_POOL_SIZE);
+  const secrets = vaultSecrets(sql);
+  return {
+    config,
+    sql,
+    secrets,
+    linksSecret: () => secrets.byName(LINKS_SECRET_NAME),
+    linksBaseUrl,
+    resend: { baseUrl: config.RESEND_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
+  };
+}
+
+declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
+
+/** The drain handler of module function `module-<module>` with the runtime's tuning. */
+export function serveModule(
+  module: ModuleType,
+  runtime: ModuleRuntime,
+  executor: ModuleExecutor,
+): (req: Request) => Promise<Response> {
+  const { config } = runtime;
+  return moduleHandler({
+    sql: runtime.sql,
+    secrets: runtime.secrets,
+    executor,
+    options: {
+      module,
+      concurrency: config.WORKER_CONCURRENCY,
+      batch: config.CLAIM_BATCH,
+      leaseSeconds: config.LEASE_SECONDS,
+      lingerMs: config.LINGER_MS,
+      maxMs: config.MAX_DRAIN_MS,
+    },
+    waitUntil: typeof EdgeRuntime === "undefined" ? undefined : (p) => EdgeRuntime.waitUntil(p),
+  });
+}
