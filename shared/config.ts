@@ -9,6 +9,8 @@ const schema = z.object({
   RESEND_BASE_URL: z.string().url().default("https://api.resend.com"),
   /** The project's public URL (Supabase sets it): functions build their own callback and webhook URLs. */
   SUPABASE_URL: z.string().url().optional(),
+  /** The public base of the functions as providers call them (default `<SUPABASE_URL>/functions/v1`). */
+  PUBLIC_FUNCTIONS_URL: z.string().url().optional(),
   /** Scheduling providers' API bases (the simulator locally). */
   CALENDLY_BASE_URL: z.string().url().default("https://api.calendly.com"),
   GOOGLE_AUTH_URL: z.string().url().default("https://accounts.google.com/o/oauth2/v2/auth"),
@@ -29,6 +31,16 @@ const schema = z.object({
   MAX_DRAIN_MS: positiveInt(60_000),
   /** Connections one function instance opens to Postgres. */
   DB_POOL_SIZE: positiveInt(4),
+  /** SendGrid's API host, and the one of EU-pinned subusers. */
+  SENDGRID_BASE_URL: z.string().url().default("https://api.sendgrid.com"),
+  SENDGRID_EU_BASE_URL: z.string().url().default("https://api.eu.sendgrid.com"),
+  /** Mailgun's API hosts in its US and EU regions. */
+  MAILGUN_BASE_URL: z.string().url().default("https://api.mailgun.net"),
+  MAILGUN_EU_BASE_URL: z.string().url().default("https://api.eu.mailgun.net"),
+  /** Failures in a row that open an email provider account's circuit. */
+  CIRCUIT_FAILURE_THRESHOLD: positiveInt(3),
+  /** How long an opened circuit stays open before one probe (doubles per opening in a row, up to 10 min). */
+  CIRCUIT_COOLDOWN_S: positiveInt(30),
 });
 
 /** The typed configuration of a function. */
@@ -43,4 +55,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
   throw new TypeError(`Cannot start: invalid configuration: ${problems}`);
+}
+
+/** The public base URL of the functions (providers' callbacks, unsubscribe links), without a trailing slash. */
+export function publicFunctionsUrl(config: Config): string {
+  const url = config.PUBLIC_FUNCTIONS_URL ??
+    (config.SUPABASE_URL ? `${config.SUPABASE_URL.replace(/\/$/, "")}/functions/v1` : undefined);
+  if (!url) throw new TypeError("Cannot start: set PUBLIC_FUNCTIONS_URL or SUPABASE_URL");
+  return url.replace(/\/$/, "");
 }
