@@ -60,6 +60,10 @@ export function functionsEnv(): Record<string, string> {
     GOOGLE_TOKEN_URL: `${simulatorUrl}/google/token`,
     GOOGLE_CALENDAR_URL: `${simulatorUrl}/google/calendar/v3`,
     ACUITY_BASE_URL: `${simulatorUrl}/acuity/api/v1`,
+    SENDGRID_BASE_URL: `${simulatorUrl}/sendgrid`,
+    SENDGRID_EU_BASE_URL: `${simulatorUrl}/sendgrid`,
+    MAILGUN_BASE_URL: `${simulatorUrl}/mailgun`,
+    MAILGUN_EU_BASE_URL: `${simulatorUrl}/mailgun`,
   };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);

@@ -4,7 +4,9 @@ import { ports } from "../config.ts";
 import { createAcuityProvider } from "./acuity.ts";
 import { createCalendlyProvider } from "./calendly.ts";
 import { createGoogleProvider } from "./google.ts";
+import { createMailgunProvider } from "./mailgun.ts";
 import { createResendProvider } from "./resend.ts";
+import { createSendGridProvider } from "./sendgrid.ts";
 import {
   ControlError,
   optionalNumber,
@@ -25,6 +27,8 @@ export const providerFactories: readonly ProviderFactory[] = [
   createCalendlyProvider,
   createGoogleProvider,
   createAcuityProvider,
+  createSendGridProvider,
+  createMailgunProvider,
 ];
 
 /** Options of {@link startSimulator}. */
