@@ -258,6 +258,8 @@ comment on table public.webhook_tokens is
   'Signature tokens of webhooks already accepted (Mailgun signs timestamp + token): a replayed request '
   'reuses its token and is refused. Pruned once older than the replay window.';
 alter table public.webhook_tokens enable row level security;
+-- Nobody but the webhook functions (through claim_webhook_token) reads or writes tokens.
+create policy webhook_tokens_none on public.webhook_tokens for select to authenticated using (false);
 revoke all on public.webhook_tokens from anon, authenticated;
 
 create function public.claim_webhook_token(p_provider text, p_token text, p_signed_at timestamptz)
@@ -288,7 +290,8 @@ as $$
   select jsonb_typeof(p_config) = 'object' and case p_module
     when 'email' then jsonb_typeof(p_config -> 'template') = 'string'
       and coalesce(p_config ->> 'send_time', 'immediate') in ('immediate', 'business_hours', 'local_time')
-      and (p_config ->> 'send_time' is distinct from 'local_time' or public.is_local_time(p_config ->> 'local_time'))
+      and (p_config ->> 'send_time' is distinct from 'local_time'
+        or coalesce(public.is_local_time(p_config ->> 'local_time'), false))
     else true
   end
 $$;
