@@ -1,5 +1,12 @@
 /** What the simulated SendGrid and Mailgun share: accepted-email store, webhook settings, fixed-window rate limits. */
-import { ControlError, optionalNumber, optionalString } from "./state.ts";
+import {
+  ControlError,
+  optionalNumber,
+  optionalString,
+  type ProviderResponse,
+  type SimState,
+} from "./state.ts";
+import type { WebhookDispatcher, WebhookSend } from "./webhooks.ts";
 
 /** An accepted email as a simulated provider keeps it (`GET /_sim/<provider>/emails` lists them). */
 export type SimEmail = {
@@ -134,4 +141,97 @@ export function randomToken(length: number): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   return Array.from(crypto.getRandomValues(new Uint8Array(length)), (b) => alphabet[b % alphabet.length])
     .join("");
+}
+
+/**
+ * The part of a simulated email provider that does not depend on its API: accepted emails, rate
+ * windows, webhook settings per API key, the events sent after each acceptance, and the control routes
+ * `GET /emails` and `POST /emails/{id}/events` (`{type, times, data}`: re-sends one signed request).
+ */
+export abstract class EmailSimulator<H extends EmailWebhookConfig> {
+  protected readonly store = new EmailStore();
+  protected readonly rates = new RateWindows();
+  protected defaultWebhook: H | null = null;
+  protected readonly keyWebhooks = new Map<string, H | null>();
+
+  constructor(protected readonly state: SimState, protected readonly webhooks: WebhookDispatcher) {}
+
+  /** One webhook request for an event of an accepted email, signed as the provider signs. */
+  protected abstract event(
+    email: SimEmail,
+    hook: H,
+    type: string,
+    data: Record<string, unknown>,
+    source: string,
+  ): Promise<WebhookSend>;
+
+  /** Parses the provider's `webhook` control input (null removes it). */
+  protected abstract parseWebhook(input: unknown): H | null;
+
+  protected hookFor(apiKey: string): H | null {
+    return this.keyWebhooks.has(apiKey) ? this.keyWebhooks.get(apiKey)! : this.defaultWebhook;
+  }
+
+  /** Stores an accepted email and schedules its webhook events. */
+  protected async accept(email: SimEmail): Promise<void> {
+    this.store.add(email);
+    const hook = this.hookFor(email.api_key);
+    if (!hook || hook.events.length === 0) return;
+    const sends = await Promise.all(hook.events.map((type) => this.event(email, hook, type, {}, "auto")));
+    this.webhooks.sequence(sends.map((send) => () => send), hook.retry_delays_ms, hook.delay_ms);
+  }
+
+  /** Applies `api_key`, `rate_limit_per_s` and `webhook` from control input. */
+  protected configureCommon(input: Record<string, unknown>): void {
+    const apiKey = optionalString(input, "api_key");
+    this.rates.configure(input, apiKey);
+    if ("webhook" in input) {
+      const hook = this.parseWebhook(input.webhook);
+      if (apiKey) this.keyWebhooks.set(apiKey, hook);
+      else this.defaultWebhook = hook;
+    }
+  }
+
+  async control(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+  ): Promise<ProviderResponse | undefined> {
+    if (path === "/emails" && method === "GET") return { status: 200, body: this.store.list(query) };
+    const m = /^\/emails\/([^/]+)\/events$/.exec(path);
+    if (!m || method !== "POST") return undefined;
+    const email = this.store.byId.get(decodeURIComponent(m[1]));
+    if (!email) return { status: 404, body: { error: "no such email" } };
+    const input = typeof body === "object" && body !== null && !Array.isArray(body)
+      ? body as Record<string, unknown>
+      : {};
+    const type = optionalString(input, "type");
+    if (!type) throw new ControlError("`type` is required, e.g. `delivered`");
+    const times = optionalNumber(input, "times", 100) ?? 1;
+    const hook = this.hookFor(email.api_key);
+    if (!hook) throw new ControlError("no webhook is configured for this email's API key", 409);
+    const data = typeof input.data === "object" && input.data !== null
+      ? input.data as Record<string, unknown>
+      : {};
+    const send = await this.event(email, hook, type, data, "fired");
+    const statuses: (number | null)[] = [];
+    for (let i = 0; i < times; i++) statuses.push(await this.webhooks.attempt(send, i + 1));
+    return { status: 200, body: { statuses } };
+  }
+
+  stats(): Record<string, number> {
+    return {
+      accepted: this.store.emails.length,
+      duplicate_run_keys: this.store.duplicateRunKeys,
+      rate_limited: this.rates.limited,
+    };
+  }
+
+  reset(): void {
+    this.store.reset();
+    this.rates.reset();
+    this.defaultWebhook = null;
+    this.keyWebhooks.clear();
+  }
 }

@@ -1,17 +1,15 @@
 /** The simulated Mailgun Messages API (form-encoded, basic auth) and its webhooks, signed in the JSON body. */
 import { signMailgun } from "../../shared/webhooks/mailgun.ts";
 import {
-  EmailStore,
+  EmailSimulator,
   type EmailWebhookConfig,
   parseEmailWebhook,
   randomToken,
-  RateWindows,
   type SimEmail,
 } from "./email_common.ts";
 import {
   ControlError,
   type FaultRule,
-  optionalNumber,
   optionalString,
   type Provider,
   type ProviderRequest,
@@ -36,20 +34,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 type MailgunWebhook = EmailWebhookConfig & { signing_key: string };
 
 /** The simulated Mailgun; see {@link createMailgunProvider}. */
-class MailgunSimulator implements Provider {
+class MailgunSimulator extends EmailSimulator<MailgunWebhook> implements Provider {
   readonly name = NAME;
-  #state: SimState;
-  #webhooks: WebhookDispatcher;
-  #store = new EmailStore();
-  #rates = new RateWindows();
   #domains: Set<string> | null = null;
-  #defaultWebhook: MailgunWebhook | null = null;
-  #keyWebhooks = new Map<string, MailgunWebhook | null>();
-
-  constructor(state: SimState, webhooks: WebhookDispatcher) {
-    this.#state = state;
-    this.#webhooks = webhooks;
-  }
 
   async handle(req: ProviderRequest): Promise<ProviderResponse> {
     const basic = /^Basic\s+(\S+)\s*$/i.exec(req.headers["authorization"] ?? "");
@@ -66,7 +53,7 @@ class MailgunSimulator implements Provider {
     if (req.method !== "POST") return fail(405, "Method Not Allowed");
     const domain = decodeURIComponent(m[1]);
     if (this.#domains && !this.#domains.has(domain)) return fail(404, `Domain not found: ${domain}`);
-    const limited = this.#rates.take(apiKey);
+    const limited = this.rates.take(apiKey);
     if (limited) return fail(429, "Too many requests", { "retry-after": String(limited.reset_s) });
     if (
       !(req.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded") ||
@@ -88,7 +75,7 @@ class MailgunSimulator implements Provider {
       return fail(400, `'to' parameter is not a valid address. please check documentation`);
     }
     await req.processing();
-    const id = `${new Date(this.#state.now()).toISOString().replace(/\D/g, "").slice(0, 14)}.${
+    const id = `${new Date(this.state.now()).toISOString().replace(/\D/g, "").slice(0, 14)}.${
       randomToken(16)
     }@${domain}`;
     const pick = (prefix: string) =>
@@ -108,14 +95,9 @@ class MailgunSimulator implements Provider {
       variables: pick("v:"),
       api_key: apiKey,
       received_at_ms: req.record.received_at_ms,
-      created_at: new Date(this.#state.now()).toISOString(),
+      created_at: new Date(this.state.now()).toISOString(),
     };
-    this.#store.add(email);
-    const hook = this.#hookFor(apiKey);
-    if (hook && hook.events.length > 0) {
-      const sends = await Promise.all(hook.events.map((type) => this.#event(email, hook, type, {}, "auto")));
-      this.#webhooks.sequence(sends.map((send) => () => send), hook.retry_delays_ms, hook.delay_ms);
-    }
+    await this.accept(email);
     return { status: 200, body: { id: `<${id}>`, message: "Queued. Thank you." } };
   }
 
@@ -132,18 +114,7 @@ class MailgunSimulator implements Provider {
   }
 
   configure(input: Record<string, unknown>): void {
-    const apiKey = optionalString(input, "api_key");
-    this.#rates.configure(input, apiKey);
-    if ("webhook" in input) {
-      const base = parseEmailWebhook(input.webhook, ["accepted", "delivered"]);
-      const key = isRecord(input.webhook) ? optionalString(input.webhook, "signing_key") : undefined;
-      if (base && !key) {
-        throw new ControlError("`webhook.signing_key` is required (the HTTP webhook signing key)");
-      }
-      const hook = base && { ...base, signing_key: key! };
-      if (apiKey) this.#keyWebhooks.set(apiKey, hook);
-      else this.#defaultWebhook = hook;
-    }
+    this.configureCommon(input);
     if ("domains" in input) {
       const d = input.domains;
       if (d !== null && (!Array.isArray(d) || d.some((x) => typeof x !== "string"))) {
@@ -153,65 +124,35 @@ class MailgunSimulator implements Provider {
     }
   }
 
+  protected parseWebhook(input: unknown): MailgunWebhook | null {
+    const base = parseEmailWebhook(input, ["accepted", "delivered"]);
+    const key = isRecord(input) ? optionalString(input, "signing_key") : undefined;
+    if (base && !key) {
+      throw new ControlError("`webhook.signing_key` is required (the HTTP webhook signing key)");
+    }
+    return base && { ...base, signing_key: key! };
+  }
+
   describeConfig(): Record<string, unknown> {
     const hide = (w: MailgunWebhook | null) => w && { ...w, signing_key: `${w.signing_key.slice(0, 4)}…` };
     return {
-      rate_limit_per_s: this.#rates.defaultLimit,
+      rate_limit_per_s: this.rates.defaultLimit,
       domains: this.#domains && [...this.#domains],
-      webhook: hide(this.#defaultWebhook),
-      webhooks_by_key: Object.fromEntries([...this.#keyWebhooks].map(([k, w]) => [k, hide(w)])),
+      webhook: hide(this.defaultWebhook),
+      webhooks_by_key: Object.fromEntries([...this.keyWebhooks].map(([k, w]) => [k, hide(w)])),
     };
   }
 
-  async control(
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    body: unknown,
-  ): Promise<ProviderResponse | undefined> {
-    if (path === "/emails" && method === "GET") return { status: 200, body: this.#store.list(query) };
-    const m = /^\/emails\/([^/]+)\/events$/.exec(path);
-    if (!m || method !== "POST") return undefined;
-    const email = this.#store.byId.get(decodeURIComponent(m[1]));
-    if (!email) return { status: 404, body: { error: "no such email" } };
-    const input = isRecord(body) ? body : {};
-    const type = optionalString(input, "type");
-    if (!type) throw new ControlError("`type` is required, e.g. `failed`");
-    const times = optionalNumber(input, "times", 100) ?? 1;
-    const hook = this.#hookFor(email.api_key);
-    if (!hook) throw new ControlError("no webhook is configured for this email's API key", 409);
-    const send = await this.#event(email, hook, type, isRecord(input.data) ? input.data : {}, "fired");
-    const statuses: (number | null)[] = [];
-    // `times` re-sends the identical request (same token), as a replay would.
-    for (let i = 0; i < times; i++) statuses.push(await this.#webhooks.attempt(send, i + 1));
-    return { status: 200, body: { statuses } };
-  }
-
-  stats(): Record<string, number> {
-    return {
-      accepted: this.#store.emails.length,
-      duplicate_run_keys: this.#store.duplicateRunKeys,
-      rate_limited: this.#rates.limited,
-    };
-  }
-
-  reset(): void {
-    this.#store.reset();
-    this.#rates.reset();
+  override reset(): void {
+    super.reset();
     this.#domains = null;
-    this.#defaultWebhook = null;
-    this.#keyWebhooks.clear();
-  }
-
-  #hookFor(apiKey: string): MailgunWebhook | null {
-    return this.#keyWebhooks.has(apiKey) ? this.#keyWebhooks.get(apiKey)! : this.#defaultWebhook;
   }
 
   /**
    * One event as Mailgun posts it: JSON with the signature (timestamp, token, hex HMAC) in the body.
    * Signed once, so every attempt of the event carries the same token, as a replay would.
    */
-  async #event(
+  protected async event(
     email: SimEmail,
     hook: MailgunWebhook,
     type: string,

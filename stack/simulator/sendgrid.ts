@@ -1,18 +1,15 @@
 /** The simulated SendGrid v3 Mail Send API and its Event Webhook, signed with the simulator's own ECDSA P-256 key. */
 import { signSendGrid } from "../../shared/webhooks/sendgrid.ts";
 import {
-  EmailStore,
+  EmailSimulator,
   type EmailWebhookConfig,
   parseEmailWebhook,
   randomToken,
-  RateWindows,
   type SimEmail,
 } from "./email_common.ts";
 import {
   ControlError,
   type FaultRule,
-  optionalNumber,
-  optionalString,
   type Provider,
   type ProviderRequest,
   type ProviderResponse,
@@ -108,20 +105,13 @@ function validate(body: unknown): { field: string; message: string } | null {
 }
 
 /** The simulated SendGrid; see {@link createSendGridProvider}. */
-class SendGridSimulator implements Provider {
+class SendGridSimulator extends EmailSimulator<EmailWebhookConfig> implements Provider {
   readonly name = NAME;
-  #state: SimState;
-  #webhooks: WebhookDispatcher;
-  #store = new EmailStore();
-  #rates = new RateWindows();
   #invalidKeys = new Set<string>();
-  #defaultWebhook: EmailWebhookConfig | null = null;
-  #keyWebhooks = new Map<string, EmailWebhookConfig | null>();
   #keys: Promise<{ pair: CryptoKeyPair; publicKey: string }>;
 
   constructor(state: SimState, webhooks: WebhookDispatcher) {
-    this.#state = state;
-    this.#webhooks = webhooks;
+    super(state, webhooks);
     // The account's Event Webhook key pair; receivers verify with the public half (base64 DER SPKI).
     this.#keys = (async () => {
       const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
@@ -142,7 +132,7 @@ class SendGridSimulator implements Provider {
     }
     if (req.path !== "/v3/mail/send") return errors(404, "The requested resource was not found");
     if (req.method !== "POST") return errors(405, "Method not allowed");
-    const limited = this.#rates.take(apiKey);
+    const limited = this.rates.take(apiKey);
     if (limited) {
       return errors(429, "Too many requests", null, {
         "x-ratelimit-limit": String(limited.limit),
@@ -175,17 +165,9 @@ class SendGridSimulator implements Provider {
       },
       api_key: apiKey,
       received_at_ms: req.record.received_at_ms,
-      created_at: new Date(this.#state.now()).toISOString(),
+      created_at: new Date(this.state.now()).toISOString(),
     };
-    this.#store.add(email);
-    const hook = this.#hookFor(apiKey);
-    if (hook && hook.events.length > 0) {
-      this.#webhooks.sequence(
-        hook.events.map((type) => () => this.#event(email, hook, type, {}, "auto")),
-        hook.retry_delays_ms,
-        hook.delay_ms,
-      );
-    }
+    await this.accept(email);
     return { status: 202, headers: { "x-message-id": id }, body: "" };
   }
 
@@ -206,13 +188,7 @@ class SendGridSimulator implements Provider {
   }
 
   configure(input: Record<string, unknown>): void {
-    const apiKey = optionalString(input, "api_key");
-    this.#rates.configure(input, apiKey);
-    if ("webhook" in input) {
-      const hook = parseEmailWebhook(input.webhook, ["processed", "delivered"]);
-      if (apiKey) this.#keyWebhooks.set(apiKey, hook);
-      else this.#defaultWebhook = hook;
-    }
+    this.configureCommon(input);
     const invalid = input.invalid_keys;
     if (invalid !== undefined) {
       if (!Array.isArray(invalid) || invalid.some((k) => typeof k !== "string")) {
@@ -222,16 +198,20 @@ class SendGridSimulator implements Provider {
     }
   }
 
+  protected parseWebhook(input: unknown): EmailWebhookConfig | null {
+    return parseEmailWebhook(input, ["processed", "delivered"]);
+  }
+
   describeConfig(): Record<string, unknown> {
     return {
-      rate_limit_per_s: this.#rates.defaultLimit,
-      rate_limits_by_key: Object.fromEntries(this.#rates.byKey),
-      webhook: this.#defaultWebhook,
-      webhooks_by_key: Object.fromEntries(this.#keyWebhooks),
+      rate_limit_per_s: this.rates.defaultLimit,
+      rate_limits_by_key: Object.fromEntries(this.rates.byKey),
+      webhook: this.defaultWebhook,
+      webhooks_by_key: Object.fromEntries(this.keyWebhooks),
     };
   }
 
-  async control(
+  override async control(
     method: string,
     path: string,
     query: URLSearchParams,
@@ -240,51 +220,22 @@ class SendGridSimulator implements Provider {
     if (path === "/public_key" && method === "GET") {
       return { status: 200, body: { public_key: (await this.#keys).publicKey } };
     }
-    if (path === "/emails" && method === "GET") return { status: 200, body: this.#store.list(query) };
-    const m = /^\/emails\/([^/]+)\/events$/.exec(path);
-    if (!m || method !== "POST") return undefined;
-    const email = this.#store.byId.get(decodeURIComponent(m[1]));
-    if (!email) return { status: 404, body: { error: "no such email" } };
-    const input = isRecord(body) ? body : {};
-    const type = optionalString(input, "type");
-    if (!type) throw new ControlError("`type` is required, e.g. `bounce`");
-    const times = optionalNumber(input, "times", 100) ?? 1;
-    const hook = this.#hookFor(email.api_key);
-    if (!hook) throw new ControlError("no webhook is configured for this email's API key", 409);
-    const send = this.#event(email, hook, type, isRecord(input.data) ? input.data : {}, "fired");
-    const statuses: (number | null)[] = [];
-    for (let i = 0; i < times; i++) statuses.push(await this.#webhooks.attempt(send, i + 1));
-    return { status: 200, body: { statuses } };
+    return await super.control(method, path, query, body);
   }
 
-  stats(): Record<string, number> {
-    return {
-      accepted: this.#store.emails.length,
-      duplicate_run_keys: this.#store.duplicateRunKeys,
-      rate_limited: this.#rates.limited,
-    };
-  }
-
-  reset(): void {
-    this.#store.reset();
-    this.#rates.reset();
+  override reset(): void {
+    super.reset();
     this.#invalidKeys.clear();
-    this.#defaultWebhook = null;
-    this.#keyWebhooks.clear();
-  }
-
-  #hookFor(apiKey: string): EmailWebhookConfig | null {
-    return this.#keyWebhooks.has(apiKey) ? this.#keyWebhooks.get(apiKey)! : this.#defaultWebhook;
   }
 
   /** One event as SendGrid posts it: a JSON array, custom args at the top level, a trailing CRLF. */
-  #event(
+  protected event(
     email: SimEmail,
     hook: EmailWebhookConfig,
     type: string,
     data: Record<string, unknown>,
     source: string,
-  ): WebhookSend {
+  ): Promise<WebhookSend> {
     const eventId = randomToken(48);
     const event: Record<string, unknown> = {
       email: email.to,
@@ -301,7 +252,7 @@ class SendGridSimulator implements Provider {
       ...data,
     };
     const body = JSON.stringify([event]) + "\r\n";
-    return {
+    return Promise.resolve({
       provider: NAME,
       url: hook.url,
       type,
@@ -322,7 +273,7 @@ class SendGridSimulator implements Provider {
           ),
         };
       },
-    };
+    });
   }
 }
 

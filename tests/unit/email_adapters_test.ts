@@ -1,6 +1,7 @@
 // sendSendGridEmail() and sendMailgunEmail(): the exact vendor payloads, and every kind of answer
 // classified as accepted, transient, permanent or unknown.
 import assert from "node:assert/strict";
+import { withServer } from "../helpers/http.ts";
 import { MAILGUN_REGIONS, mailgunForm, sendMailgunEmail } from "../../shared/providers/email/mailgun.ts";
 import { sendGridBody, sendSendGridEmail } from "../../shared/providers/email/sendgrid.ts";
 
@@ -17,32 +18,6 @@ const message = {
     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
   },
 };
-
-/** Serves `respond` on an ephemeral port for the duration of `fn`, recording requests. */
-async function withServer(
-  respond: (req: Request) => Response | Promise<Response>,
-  fn: (baseUrl: string, seen: { path: string; headers: Headers; body: string }[]) => Promise<void>,
-) {
-  const seen: { path: string; headers: Headers; body: string }[] = [];
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-    async (req) => {
-      seen.push({
-        path: new URL(req.url).pathname,
-        headers: new Headers(req.headers),
-        body: await req.text(),
-      });
-      return respond(req);
-    },
-  );
-  try {
-    await fn(`http://127.0.0.1:${server.addr.port}`, seen);
-  } finally {
-    ac.abort();
-    await server.finished;
-  }
-}
 
 Deno.test("sendGridBody() builds SendGrid's payload with the run key in custom_args and text before html", () => {
   assert.deepEqual(sendGridBody(message, "inst:step:1"), {

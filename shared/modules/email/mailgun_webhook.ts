@@ -3,16 +3,10 @@
 // the delivery's status forward (permanent failures, complaints and unsubscribes suppress).
 import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
-import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/errors.ts";
+import { HttpError, json, parseJson, withErrors } from "../../http/errors.ts";
 import { verifyMailgun } from "../../webhooks/mailgun.ts";
 import type { WebhookDeps } from "./resend_webhook.ts";
-import {
-  issuesLine,
-  receiveEvent,
-  suppressEmail,
-  webhookCredential,
-  webhookSupplier,
-} from "./webhook_inbox.ts";
+import { issuesLine, receiveEvent, suppressEmail, webhookRequest } from "./webhook_inbox.ts";
 
 /** Mailgun event types and the delivery status each one means (failed depends on its severity). */
 export const MAILGUN_STATUS: Record<string, string> = {
@@ -48,13 +42,9 @@ const body = z.object({
  */
 export function mailgunWebhookHandler(deps: WebhookDeps): (req: Request) => Promise<Response> {
   return withErrors(async (req) => {
-    if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
-    const supplier = webhookSupplier(req);
-    const raw = await readRawBody(req);
-    const signingKey = await webhookCredential(
-      deps.sql,
-      deps.secrets,
-      supplier,
+    const { supplier, raw, credential: signingKey } = await webhookRequest(
+      req,
+      deps,
       "mailgun",
       "webhook_signing_key",
       "Mailgun webhook signing key",

@@ -2,10 +2,10 @@
 // move the delivery's status forward (bounces and complaints suppress the address).
 import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
-import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/errors.ts";
+import { HttpError, json, parseJson, withErrors } from "../../http/errors.ts";
 import type { SecretStore } from "../../secrets.ts";
 import { verifySvix, WebhookVerificationError } from "../../webhooks/svix.ts";
-import { issuesLine, receiveEvent, webhookCredential, webhookSupplier } from "./webhook_inbox.ts";
+import { issuesLine, receiveEvent, webhookRequest } from "./webhook_inbox.ts";
 
 /** Resend event types and the delivery status each one means. */
 export const RESEND_STATUS: Record<string, string> = {
@@ -44,13 +44,9 @@ export type WebhookDeps = {
  */
 export function resendWebhookHandler(deps: WebhookDeps): (req: Request) => Promise<Response> {
   return withErrors(async (req) => {
-    if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
-    const supplier = webhookSupplier(req);
-    const raw = await readRawBody(req);
-    const secret = await webhookCredential(
-      deps.sql,
-      deps.secrets,
-      supplier,
+    const { supplier, raw, credential: secret } = await webhookRequest(
+      req,
+      deps,
       "resend",
       "webhook_secret",
       "Resend webhook secret",

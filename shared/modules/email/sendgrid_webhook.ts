@@ -2,20 +2,14 @@
 // supplier's public key, then each event: deduplicate on sg_event_id, move the delivery's status forward,
 // suppress bounces, spam reports and unsubscribes.
 import { z } from "zod";
-import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/errors.ts";
+import { HttpError, json, parseJson, withErrors } from "../../http/errors.ts";
 import {
   SENDGRID_SIGNATURE_HEADER,
   SENDGRID_TIMESTAMP_HEADER,
   verifySendGrid,
 } from "../../webhooks/sendgrid.ts";
 import type { WebhookDeps } from "./resend_webhook.ts";
-import {
-  issuesLine,
-  receiveEvent,
-  suppressEmail,
-  webhookCredential,
-  webhookSupplier,
-} from "./webhook_inbox.ts";
+import { issuesLine, receiveEvent, suppressEmail, webhookRequest } from "./webhook_inbox.ts";
 
 /** SendGrid documents no replay window; its signed timestamp older or newer than this is refused. */
 export const SENDGRID_TOLERANCE_S = 600;
@@ -53,13 +47,9 @@ const events = z.array(
  */
 export function sendGridWebhookHandler(deps: WebhookDeps): (req: Request) => Promise<Response> {
   return withErrors(async (req) => {
-    if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
-    const supplier = webhookSupplier(req);
-    const raw = await readRawBody(req);
-    const publicKey = await webhookCredential(
-      deps.sql,
-      deps.secrets,
-      supplier,
+    const { supplier, raw, credential: publicKey } = await webhookRequest(
+      req,
+      deps,
       "sendgrid",
       "webhook_public_key",
       "SendGrid webhook verification key",

@@ -2,13 +2,13 @@
 // credential from Vault, and handing a verified event to the inbox (deduplicated, applied in order).
 import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
-import { HttpError } from "../../http/errors.ts";
+import { HttpError, readRawBody } from "../../http/errors.ts";
 import type { SecretStore } from "../../secrets.ts";
 
 const supplierId = z.uuid();
 
 /** The supplier of `?supplier=<uuid>`, the URL a supplier registers at the provider. */
-export function webhookSupplier(req: Request): string {
+function webhookSupplier(req: Request): string {
   const supplier = supplierId.safeParse(new URL(req.url).searchParams.get("supplier"));
   if (!supplier.success) {
     throw new HttpError(400, "invalid_supplier", "Query parameter supplier must be the supplier's uuid");
@@ -20,7 +20,7 @@ export function webhookSupplier(req: Request): string {
  * The field `field` of the supplier's `provider` integration secret (e.g. Resend's `webhook_secret`).
  * Without one nothing is accepted: 401.
  */
-export async function webhookCredential(
+async function webhookCredential(
   sql: Sql,
   secrets: SecretStore,
   supplier: string,
@@ -43,6 +43,24 @@ export async function webhookCredential(
     throw new HttpError(401, "webhook_not_configured", `No ${label} is configured for this supplier`);
   }
   return value;
+}
+
+/**
+ * Where every receiver starts: POST only, the supplier of the URL, the raw body (signatures cover its
+ * exact bytes) and the supplier's webhook credential (`field` of its `provider` Vault secret).
+ */
+export async function webhookRequest(
+  req: Request,
+  deps: { sql: Sql; secrets: SecretStore },
+  provider: string,
+  field: string,
+  label: string,
+): Promise<{ supplier: string; raw: Uint8Array; credential: string }> {
+  if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
+  const supplier = webhookSupplier(req);
+  const raw = await readRawBody(req);
+  const credential = await webhookCredential(deps.sql, deps.secrets, supplier, provider, field, label);
+  return { supplier, raw, credential };
 }
 
 /** A verified provider event, reduced to what the pipeline needs (no addresses, subjects or links). */
