@@ -130,12 +130,8 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const maxRateWaitS = deps.maxRateWaitS ?? 5;
-  let signingKey: Promise<Uint8Array<ArrayBuffer>> | undefined;
-  const key = () => {
-    signingKey ??= deps.secrets.byName("functions_invoke_secret").then(unsubscribeKey);
-    signingKey.catch(() => (signingKey = undefined));
-    return signingKey;
-  };
+  // The Vault store caches the secret (and picks up a rotation); deriving the key is a single HMAC.
+  const key = async () => unsubscribeKey(await deps.secrets.byName("functions_invoke_secret"));
 
   /**
    * Sends through the routes in order. Moves on only when a provider certainly did not take the email
@@ -173,14 +169,15 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
       if (gate.wait_s > 0) await sleep(gate.wait_s * 1000);
       const result = await route.send(build(route), run.idempotency_key);
       calls.push(result.call);
-      const healthy = gate.circuit !== "closed" || gate.consecutive_failures > 0;
+      // A clean, closed circuit needs no write on success: the common case costs no extra statement.
+      const mustReport = gate.circuit !== "closed" || gate.consecutive_failures > 0;
       if (result.ok) {
-        if (healthy) await providerReport(deps.sql, ref, "success", deps.circuit);
+        if (mustReport) await providerReport(deps.sql, ref, "success", deps.circuit);
         return { outcome: accepted(result, route.provider, recipient), calls };
       }
       if (result.failure === "permanent") {
         // The provider answered: it is up, and the email itself is what it refused.
-        if (healthy) await providerReport(deps.sql, ref, "success", deps.circuit);
+        if (mustReport) await providerReport(deps.sql, ref, "success", deps.circuit);
         return { outcome: { kind: "permanent", error: result.error }, calls };
       }
       if (result.failure === "unknown") {
