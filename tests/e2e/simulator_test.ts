@@ -115,7 +115,7 @@ Deno.test("startSimulator() listens on an ephemeral port and describes itself wh
     const res = await fetch(sim.url);
     assert.deepEqual(await res.json(), {
       simulator: "provider-simulator",
-      providers: ["resend", "calendly", "google", "acuity"],
+      providers: ["resend", "calendly", "google", "acuity", "sendgrid", "mailgun"],
       control: "/_sim",
     });
   });

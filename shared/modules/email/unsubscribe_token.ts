@@ -1,7 +1,7 @@
 // Signed one-click unsubscribe tokens (jose, HS256): they name the run whose email carried them, so the
 // URL holds no address, and cannot be forged or pointed at another supplier.
 import { jwtVerify, SignJWT } from "jose";
-import { hmac } from "../../webhooks/hmac.ts";
+import { hmacSha256 } from "../../webhooks/hmac.ts";
 
 const TOKEN = { issuer: "journeys-email", audience: "email-unsubscribe" } as const;
 
@@ -10,7 +10,7 @@ const TOKEN = { issuer: "journeys-email", audience: "email-unsubscribe" } as con
  * so no second secret needs provisioning and an unsubscribe token can never pass as an invoke token.
  */
 export async function unsubscribeKey(invokeSecret: string): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await hmac("SHA-256", invokeSecret, "email-unsubscribe-v1"));
+  return new Uint8Array(await hmacSha256(invokeSecret, "email-unsubscribe-v1"));
 }
 
 /** Signs the token for the email of `runId`. No expiry: RFC 8058 links must keep working. */
