@@ -46,6 +46,16 @@ const schema = z.object({
   MAX_DRAIN_MS: positiveInt(60_000),
   /** Connections one function instance opens to Postgres. */
   DB_POOL_SIZE: positiveInt(4),
+  /** SendGrid's API host, and the one of EU-pinned subusers. */
+  SENDGRID_BASE_URL: z.string().url().default("https://api.sendgrid.com"),
+  SENDGRID_EU_BASE_URL: z.string().url().default("https://api.eu.sendgrid.com"),
+  /** Mailgun's API hosts in its US and EU regions. */
+  MAILGUN_BASE_URL: z.string().url().default("https://api.mailgun.net"),
+  MAILGUN_EU_BASE_URL: z.string().url().default("https://api.eu.mailgun.net"),
+  /** Failures in a row that open an email provider account's circuit. */
+  CIRCUIT_FAILURE_THRESHOLD: positiveInt(3),
+  /** How long an opened circuit stays open before one probe (doubles per opening in a row, up to 10 min). */
+  CIRCUIT_COOLDOWN_S: positiveInt(30),
 });
 
 /** The typed configuration of a function. */
@@ -62,7 +72,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   throw new TypeError(`Cannot start: invalid configuration: ${problems}`);
 }
 
-/** The public base URL of the functions (providers' callbacks and Twilio signatures use it), without a trailing slash. */
+/** The public base URL of the functions (providers' callbacks, Twilio signatures, links in messages), without a trailing slash. */
 export function publicFunctionsUrl(config: Config): string {
   const url = config.PUBLIC_FUNCTIONS_URL ??
     (config.SUPABASE_URL ? `${config.SUPABASE_URL.replace(/\/$/, "")}/functions/v1` : undefined);

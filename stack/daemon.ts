@@ -67,6 +67,10 @@ export function functionsEnv(): Record<string, string> {
     // Automations in the local stack are the simulator's plain-http catch hooks.
     CRM_ALLOW_HTTP_ENDPOINTS: "true",
     JOTFORM_BASE_URL: `${simulatorUrl}/jotform`,
+    SENDGRID_BASE_URL: `${simulatorUrl}/sendgrid`,
+    SENDGRID_EU_BASE_URL: `${simulatorUrl}/sendgrid`,
+    MAILGUN_BASE_URL: `${simulatorUrl}/mailgun`,
+    MAILGUN_EU_BASE_URL: `${simulatorUrl}/mailgun`,
   };
   for (const key of tuningKeys) {
     const value = Deno.env.get(key);

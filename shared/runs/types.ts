@@ -49,7 +49,8 @@ export type Outcome =
   | { kind: "deferred"; defer_until: Date; error?: RunError; result?: Record<string, unknown> }
   | { kind: "transient"; error: RunError; retry_after_s?: number }
   | { kind: "permanent"; error: RunError }
-  | { kind: "unknown"; error: RunError; replay_safe: boolean };
+  /** `provider` pins the run to the provider that may have acted on it (the next attempt goes there only). */
+  | { kind: "unknown"; error: RunError; replay_safe: boolean; provider?: string };
 
 /** An outcome with the provider calls made on the way. */
 export type Attempt = { outcome: Outcome; calls: IntegrationCall[] };

@@ -9,6 +9,8 @@ import { createJotformProvider } from "./jotform.ts";
 import { createResendProvider } from "./resend.ts";
 import { createTwilioProvider } from "./twilio.ts";
 import { createWhatsAppProvider } from "./whatsapp.ts";
+import { createMailgunProvider } from "./mailgun.ts";
+import { createSendGridProvider } from "./sendgrid.ts";
 import {
   ControlError,
   optionalNumber,
@@ -35,6 +37,8 @@ export const providerFactories: readonly ProviderFactory[] = [
   createTaveProvider,
   createHooksProvider,
   createJotformProvider,
+  createSendGridProvider,
+  createMailgunProvider,
 ];
 
 /** Options of {@link startSimulator}. */

@@ -22,6 +22,21 @@ export async function createSupplier(sql: Sql, opts: SupplierOptions = {}): Prom
   return row.id;
 }
 
+/** Stores a provider's credentials for a supplier in Vault and connects the integration. */
+export async function connectProvider(
+  sql: Sql,
+  supplierId: string,
+  provider: string,
+  secret: Record<string, string>,
+  settings: Record<string, unknown> = {},
+  priority = 100,
+): Promise<void> {
+  await sql`
+    insert into public.supplier_integrations (supplier_id, provider, settings, secret_id, priority)
+    values (${supplierId}::uuid, ${provider}, ${JSON.stringify(settings)}::text::jsonb,
+      vault.create_secret(${JSON.stringify(secret)}, ${`${provider}:${supplierId}`}), ${priority})`;
+}
+
 /** Stores Resend credentials for a supplier in Vault and connects the integration. */
 export async function connectResend(
   sql: Sql,
@@ -29,10 +44,7 @@ export async function connectResend(
   secret: { api_key: string; webhook_secret: string },
   settings: Record<string, unknown> = {},
 ): Promise<void> {
-  await sql`
-    insert into public.supplier_integrations (supplier_id, provider, settings, secret_id)
-    values (${supplierId}::uuid, 'resend', ${JSON.stringify(settings)}::text::jsonb,
-      vault.create_secret(${JSON.stringify(secret)}, ${`resend:${supplierId}`}))`;
+  await connectProvider(sql, supplierId, "resend", secret, settings);
 }
 
 /** Adds an email template. */

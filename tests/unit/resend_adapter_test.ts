@@ -1,5 +1,6 @@
 // sendResendEmail() classifies every kind of Resend answer: accepted, transient, permanent, unknown.
 import assert from "node:assert/strict";
+import { withServer } from "../helpers/http.ts";
 import { sendResendEmail } from "../../shared/providers/email/resend.ts";
 
 const message = {
@@ -10,28 +11,6 @@ const message = {
   text: "Hi",
   tags: [{ name: "run", value: "1" }],
 };
-
-/** Serves `respond` on an ephemeral port for the duration of `fn`. */
-async function withServer(
-  respond: (req: Request) => Response | Promise<Response>,
-  fn: (baseUrl: string, seen: { path: string; headers: Headers }[]) => Promise<void>,
-) {
-  const seen: { path: string; headers: Headers }[] = [];
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen: () => {} },
-    (req) => {
-      seen.push({ path: new URL(req.url).pathname, headers: new Headers(req.headers) });
-      return respond(req);
-    },
-  );
-  try {
-    await fn(`http://127.0.0.1:${server.addr.port}`, seen);
-  } finally {
-    ac.abort();
-    await server.finished;
-  }
-}
 
 const error = (status: number, name: string, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify({ statusCode: status, name, message: `${name} happened` }), {

@@ -2,9 +2,10 @@
 // move the delivery's status forward (bounces and complaints suppress the address).
 import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
-import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/errors.ts";
+import { HttpError, json, parseJson, withErrors } from "../../http/errors.ts";
 import type { SecretStore } from "../../secrets.ts";
 import { verifySvix, WebhookVerificationError } from "../../webhooks/svix.ts";
+import { issuesLine, receiveEvent, webhookRequest } from "./webhook_inbox.ts";
 
 /** Resend event types and the delivery status each one means. */
 export const RESEND_STATUS: Record<string, string> = {
@@ -28,10 +29,8 @@ const event = z.object({
   }).loose(),
 });
 
-const supplierId = z.uuid();
-
-/** What the receiver needs. */
-export type ResendWebhookDeps = {
+/** What a webhook receiver needs. */
+export type WebhookDeps = {
   sql: Sql;
   secrets: SecretStore;
   now?: () => number;
@@ -43,33 +42,15 @@ export type ResendWebhookDeps = {
  * supplier's signing secret (`webhook_secret` in its Resend Vault secret) verifies the request;
  * without a configured secret nothing is accepted.
  */
-export function resendWebhookHandler(deps: ResendWebhookDeps): (req: Request) => Promise<Response> {
+export function resendWebhookHandler(deps: WebhookDeps): (req: Request) => Promise<Response> {
   return withErrors(async (req) => {
-    if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
-    const supplier = supplierId.safeParse(new URL(req.url).searchParams.get("supplier"));
-    if (!supplier.success) {
-      throw new HttpError(400, "invalid_supplier", "Query parameter supplier must be the supplier's uuid");
-    }
-    const raw = await readRawBody(req);
-
-    const [integration] = await deps.sql<{ secret_id: string | null }[]>`
-      select secret_id::text as secret_id from public.supplier_integrations
-      where supplier_id = ${supplier.data}::uuid and provider = 'resend'`;
-    let secret: string | undefined;
-    if (integration?.secret_id) {
-      try {
-        secret = JSON.parse(await deps.secrets.byId(integration.secret_id)).webhook_secret;
-      } catch {
-        secret = undefined;
-      }
-    }
-    if (typeof secret !== "string" || secret === "") {
-      throw new HttpError(
-        401,
-        "webhook_not_configured",
-        "No Resend webhook secret is configured for this supplier",
-      );
-    }
+    const { supplier, raw, credential: secret } = await webhookRequest(
+      req,
+      deps,
+      "resend",
+      "webhook_secret",
+      "Resend webhook secret",
+    );
     let verified;
     try {
       verified = await verifySvix({ secret, headers: req.headers, rawBody: raw, now: deps.now?.() });
@@ -82,30 +63,24 @@ export function resendWebhookHandler(deps: ResendWebhookDeps): (req: Request) =>
 
     const parsed = event.safeParse(parseJson(raw));
     if (!parsed.success) {
-      throw new HttpError(
-        400,
-        "invalid_event",
-        `Not a Resend event: ${
-          parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")
-        }`,
-      );
+      throw new HttpError(400, "invalid_event", `Not a Resend event: ${issuesLine(parsed.error)}`);
     }
     const e = parsed.data;
-    const status = RESEND_STATUS[e.type] ?? null;
-    // Only what the pipeline needs is stored: no addresses, subjects or links.
-    const payload = {
+    const result = await receiveEvent(deps.sql, {
+      provider: "resend",
+      eventId: verified.id,
       type: e.type,
-      email_id: e.data.email_id ?? null,
-      bounce_type: e.data.bounce?.type ?? null,
-      bounce_sub_type: e.data.bounce?.subType ?? null,
-    };
-    const [row] = await deps.sql<{ result: string }[]>`
-      select public.receive_delivery_event(
-        'resend', ${verified.id}, ${e.type}, ${supplier.data}::uuid, ${e.data.email_id ?? null},
-        ${status}::public.delivery_status, ${e.created_at}::timestamptz, ${
-      JSON.stringify(payload)
-    }::text::jsonb
-      ) as result`;
-    return json({ received: true, result: row.result });
+      supplierId: supplier,
+      messageId: e.data.email_id ?? null,
+      status: RESEND_STATUS[e.type] ?? null,
+      occurredAt: e.created_at,
+      payload: {
+        type: e.type,
+        email_id: e.data.email_id ?? null,
+        bounce_type: e.data.bounce?.type ?? null,
+        bounce_sub_type: e.data.bounce?.subType ?? null,
+      },
+    });
+    return json({ received: true, result });
   }, deps.log);
 }

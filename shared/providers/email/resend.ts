@@ -1,18 +1,9 @@
 // Resend adapter: sends one email with the run's idempotency key and classifies the answer.
 import { Resend } from "resend";
 import { retryAfterSeconds, type SendResult } from "../result.ts";
+import type { EmailMessage } from "./message.ts";
 
-/** An email ready to send (already rendered and escaped). */
-export type EmailMessage = {
-  from: string;
-  to: string;
-  subject: string;
-  html: string;
-  text: string;
-  reply_to?: string;
-  tags: { name: string; value: string }[];
-  headers?: Record<string, string>;
-};
+export type { EmailMessage };
 
 /** Where and as whom to call Resend. */
 export type ResendAccount = { apiKey: string; baseUrl: string; timeoutMs: number };

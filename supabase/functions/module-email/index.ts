@@ -1,5 +1,5 @@
 // module-email: drains due email runs when the database kicks it (pg_net) or pg_cron sweeps.
-import { loadConfig } from "../../../shared/config.ts";
+import { loadConfig, publicFunctionsUrl } from "../../../shared/config.ts";
 import { connect } from "../../../shared/db/client.ts";
 import { emailExecutor } from "../../../shared/modules/email/executor.ts";
 import { moduleHandler } from "../../../shared/runs/handler.ts";
@@ -16,7 +16,16 @@ Deno.serve(moduleHandler({
   executor: emailExecutor({
     sql,
     secrets,
-    resend: { baseUrl: config.RESEND_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
+    providers: {
+      resend: config.RESEND_BASE_URL,
+      sendgrid: config.SENDGRID_BASE_URL,
+      sendgridEu: config.SENDGRID_EU_BASE_URL,
+      mailgun: config.MAILGUN_BASE_URL,
+      mailgunEu: config.MAILGUN_EU_BASE_URL,
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+    },
+    functionsUrl: publicFunctionsUrl(config),
+    circuit: { failureThreshold: config.CIRCUIT_FAILURE_THRESHOLD, cooldownS: config.CIRCUIT_COOLDOWN_S },
   }),
   options: {
     module: "email",

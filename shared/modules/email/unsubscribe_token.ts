@@ -1,0 +1,45 @@
+// Signed one-click unsubscribe tokens (jose, HS256): they name the run whose email carried them, so the
+// URL holds no address, and cannot be forged or pointed at another supplier.
+import { jwtVerify, SignJWT } from "jose";
+import { hmac } from "../../webhooks/hmac.ts";
+
+const TOKEN = { issuer: "journeys-email", audience: "email-unsubscribe" } as const;
+
+/**
+ * The signing key, derived from the Vault secret `functions_invoke_secret` (HMAC with a purpose label),
+ * so no second secret needs provisioning and an unsubscribe token can never pass as an invoke token.
+ */
+export async function unsubscribeKey(invokeSecret: string): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await hmac("SHA-256", invokeSecret, "email-unsubscribe-v1"));
+}
+
+/** Signs the token for the email of `runId`. No expiry: RFC 8058 links must keep working. */
+export async function signUnsubscribeToken(key: Uint8Array<ArrayBuffer>, supplierId: string, runId: number) {
+  return await new SignJWT({ sup: supplierId })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(String(runId))
+    .setIssuer(TOKEN.issuer)
+    .setAudience(TOKEN.audience)
+    .setIssuedAt()
+    .sign(key);
+}
+
+/** The run and supplier a token names, or null when it is not a valid token of ours. */
+export async function verifyUnsubscribeToken(
+  key: Uint8Array<ArrayBuffer>,
+  token: string,
+): Promise<{ supplierId: string; runId: number } | null> {
+  try {
+    const { payload } = await jwtVerify(token, key, { ...TOKEN, algorithms: ["HS256"] });
+    const runId = Number(payload.sub);
+    if (!Number.isSafeInteger(runId) || runId <= 0 || typeof payload.sup !== "string") return null;
+    return { supplierId: payload.sup, runId };
+  } catch {
+    return null;
+  }
+}
+
+/** The one-click unsubscribe URL of a token. */
+export function unsubscribeUrl(functionsUrl: string, token: string): string {
+  return `${functionsUrl}/email-unsubscribe?token=${encodeURIComponent(token)}`;
+}

@@ -1,0 +1,305 @@
+-- Email across providers: the order a supplier's email providers are tried in, a circuit breaker and a
+-- send-rate limit per provider account shared by every function instance (with a status view), one-click
+-- unsubscribes, Mailgun webhook tokens remembered against replays, and the email step's send_time options.
+
+-- Failover order -----------------------------------------------------------------------------------
+
+alter table public.supplier_integrations
+  add column priority smallint not null default 100 check (priority between 1 and 1000);
+comment on column public.supplier_integrations.priority is
+  'Order in which a supplier''s providers of one channel are tried, lowest first (email: the primary, '
+  'then the failovers).';
+
+-- Circuit breaker and rate limit per provider account ------------------------------------------------
+
+create table public.provider_accounts (
+  provider text not null check (provider ~ '^[a-z][a-z0-9_]*$'),
+  account text not null check (length(account) between 1 and 200),
+  supplier_id uuid references public.suppliers on delete cascade,
+  circuit text not null default 'closed' check (circuit in ('closed', 'open', 'half_open')),
+  consecutive_failures integer not null default 0,
+  opened_count integer not null default 0,
+  opened_at timestamptz,
+  open_until timestamptz,
+  probe_until timestamptz,
+  next_slot_at timestamptz not null default '-infinity',
+  last_errors jsonb not null default '[]' check (jsonb_typeof(last_errors) = 'array'),
+  last_success_at timestamptz,
+  last_failure_at timestamptz,
+  updated_at timestamptz not null default now(),
+  primary key (provider, account)
+);
+comment on table public.provider_accounts is
+  'One row per provider account (an API key, or several keys sharing one limit): its circuit breaker '
+  '(closed / open / half_open, with the last errors) and its send-rate slot clock, shared by every function '
+  'instance. Written only by provider_gate and provider_report.';
+comment on column public.provider_accounts.next_slot_at is
+  'The earliest time the next request may leave (a token bucket of one token, as a theoretical arrival time).';
+comment on column public.provider_accounts.probe_until is
+  'While half-open, one request probes the provider; others wait until it reports or this passes.';
+create index provider_accounts_supplier on public.provider_accounts (supplier_id);
+
+alter table public.provider_accounts enable row level security;
+create policy provider_accounts_member_read on public.provider_accounts for select to authenticated
+  using (public.is_supplier_member(supplier_id));
+revoke insert, update, delete on public.provider_accounts from anon, authenticated;
+
+create function public.provider_gate(
+  p_provider text,
+  p_account text,
+  p_supplier_id uuid,
+  p_interval_s double precision,
+  p_max_wait_s double precision,
+  out decision text,
+  out wait_s double precision,
+  out circuit text,
+  out consecutive_failures integer
+)
+language plpgsql security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  v_now timestamptz := clock_timestamp();
+  v_row public.provider_accounts;
+  v_circuit text;
+  v_slot timestamptz;
+begin
+  insert into public.provider_accounts (provider, account, supplier_id)
+  values (p_provider, p_account, p_supplier_id)
+  on conflict do nothing;
+  select * into v_row from public.provider_accounts a
+  where a.provider = p_provider and a.account = p_account
+  for update;
+  v_circuit := v_row.circuit;
+  consecutive_failures := v_row.consecutive_failures;
+
+  if v_circuit = 'open' then
+    if v_row.open_until > v_now then
+      decision := 'open';
+      circuit := v_circuit;
+      wait_s := extract(epoch from v_row.open_until - v_now);
+      return;
+    end if;
+    v_circuit := 'half_open';
+  end if;
+  circuit := v_circuit;
+  if v_circuit = 'half_open' and v_row.probe_until > v_now then
+    decision := 'open';
+    wait_s := extract(epoch from v_row.probe_until - v_now);
+    return;
+  end if;
+
+  v_slot := greatest(v_row.next_slot_at, v_now);
+  wait_s := extract(epoch from v_slot - v_now);
+  if wait_s > p_max_wait_s then
+    decision := 'wait';
+    return;
+  end if;
+  decision := 'send';
+  update public.provider_accounts
+  set next_slot_at = case when p_interval_s > 0 then v_slot + make_interval(secs => p_interval_s) else next_slot_at end,
+      circuit = v_circuit,
+      -- The probe may take as long as a provider call; provider_report releases it sooner.
+      probe_until = case when v_circuit = 'half_open' then v_slot + interval '60 seconds' end,
+      updated_at = v_now
+  where provider = p_provider and account = p_account
+    and (p_interval_s > 0 or v_circuit <> 'closed' or probe_until is not null);
+end
+$$;
+comment on function public.provider_gate(text, text, uuid, double precision, double precision) is
+  'Asks to send one request through a provider account. decision = send: go after wait_s seconds (the '
+  'rate slot is reserved, so concurrent instances space their requests p_interval_s apart); wait: the next '
+  'slot is more than p_max_wait_s away; open: the circuit is open (or a half-open probe is in flight) for '
+  'wait_s more seconds. An open circuit whose cooldown passed lets exactly one probe through.';
+
+create function public.provider_report(
+  p_provider text,
+  p_account text,
+  p_result text,
+  p_error jsonb default null,
+  p_retry_after_s double precision default null,
+  p_failure_threshold integer default 3,
+  p_cooldown_s double precision default 30
+) returns text
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_now timestamptz := clock_timestamp();
+  v_row public.provider_accounts;
+  v_errors jsonb;
+begin
+  if p_result not in ('success', 'failure', 'rate_limited') then
+    raise exception 'Cannot report on provider %: result must be success, failure or rate_limited, not %',
+      p_provider, p_result using errcode = '22023';
+  end if;
+  select * into v_row from public.provider_accounts
+  where provider = p_provider and account = p_account
+  for update;
+  if not found then
+    return null;
+  end if;
+  -- Newest first, five at most (the list held five before this one).
+  v_errors := (jsonb_build_array(coalesce(p_error, '{}') || jsonb_build_object('at', v_now)) || v_row.last_errors) - 5;
+
+  if p_result = 'success' then
+    update public.provider_accounts
+    set circuit = 'closed', consecutive_failures = 0, opened_count = 0, open_until = null,
+        probe_until = null, last_success_at = v_now, updated_at = v_now
+    where provider = p_provider and account = p_account;
+    return 'closed';
+  elsif p_result = 'rate_limited' then
+    -- The provider said when: every instance's next request through this account waits for it.
+    update public.provider_accounts
+    set next_slot_at = greatest(next_slot_at, v_now + make_interval(secs => coalesce(p_retry_after_s, 1))),
+        probe_until = null,
+        last_errors = v_errors,
+        updated_at = v_now
+    where provider = p_provider and account = p_account;
+    return v_row.circuit;
+  end if;
+
+  v_row.consecutive_failures := v_row.consecutive_failures + 1;
+  if v_row.circuit = 'half_open' or v_row.consecutive_failures >= p_failure_threshold then
+    -- Each opening in a row doubles the cooldown, up to ten minutes.
+    update public.provider_accounts
+    set circuit = 'open', consecutive_failures = v_row.consecutive_failures,
+        opened_count = opened_count + 1, opened_at = v_now,
+        open_until = v_now + make_interval(secs => least(600, p_cooldown_s * power(2, least(opened_count, 10)))),
+        probe_until = null, last_failure_at = v_now,
+        last_errors = v_errors,
+        updated_at = v_now
+    where provider = p_provider and account = p_account;
+    return 'open';
+  end if;
+  update public.provider_accounts
+  set consecutive_failures = v_row.consecutive_failures, last_failure_at = v_now,
+      last_errors = v_errors,
+      updated_at = v_now
+  where provider = p_provider and account = p_account;
+  return v_row.circuit;
+end
+$$;
+comment on function public.provider_report(text, text, text, jsonb, double precision, integer, double precision) is
+  'Reports how a request through a provider account ended: success closes the circuit; failure (5xx, '
+  'no answer) counts towards opening it (p_failure_threshold in a row, or any failure of a half-open probe), '
+  'for p_cooldown_s doubling per opening in a row; rate_limited pushes the account''s next slot past '
+  'Retry-After. Keeps the last five errors. Returns the circuit state.';
+
+create view public.provider_account_status with (security_invoker = true) as
+select provider, account, supplier_id,
+  case
+    when circuit = 'open' and open_until <= now() then 'half_open'
+    else circuit
+  end as circuit,
+  consecutive_failures, opened_at, open_until, last_success_at, last_failure_at,
+  greatest(next_slot_at, now()) as next_slot_at,
+  last_errors, updated_at
+from public.provider_accounts;
+comment on view public.provider_account_status is
+  'Circuit breaker and rate-limit state of each provider account, with its last errors (codes and '
+  'reasons, no message content). Row Level Security of provider_accounts applies.';
+
+-- Suppressions: one list across providers ------------------------------------------------------------
+
+create function public.unsubscribe_run(p_supplier_id uuid, p_run_id bigint) returns text
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_address text;
+begin
+  -- The address the email went to (the couple may have changed theirs since), else the couple's.
+  select lower(coalesce(d.recipient, c.email)) into v_address
+  from public.module_runs r
+  join public.journey_instances i on i.id = r.journey_instance_id
+  join public.clients c on c.id = i.client_id
+  left join public.deliveries d on d.run_id = r.id and d.channel = 'email'
+  where r.id = p_run_id and r.supplier_id = p_supplier_id
+  order by d.id desc nulls last
+  limit 1;
+  if v_address is null then
+    return 'not_found';
+  end if;
+  insert into public.suppressions (supplier_id, channel, address, reason)
+  values (p_supplier_id, 'email', v_address, 'unsubscribed')
+  on conflict do nothing;
+  return case when found then 'unsubscribed' else 'already_suppressed' end;
+end
+$$;
+comment on function public.unsubscribe_run(uuid, bigint) is
+  'One-click unsubscribe (RFC 8058) from the email of a run: suppresses the address it went to for the '
+  'supplier''s email. Returns unsubscribed, already_suppressed or not_found.';
+
+create function public.suppress_address(p_supplier_id uuid, p_channel text, p_address text, p_reason text)
+returns boolean
+language sql security definer
+set search_path = ''
+as $$
+  insert into public.suppressions (supplier_id, channel, address, reason)
+  values (p_supplier_id, p_channel, lower(p_address), p_reason)
+  on conflict do nothing
+  returning true
+$$;
+comment on function public.suppress_address(uuid, text, text, text) is
+  'Adds an address to a supplier''s suppression list (e.g. a provider''s unsubscribe event); an earlier '
+  'entry and its reason are kept. True when it was added.';
+
+-- Mailgun webhook tokens ------------------------------------------------------------------------------
+
+create table public.webhook_tokens (
+  provider text not null,
+  token text not null check (length(token) between 1 and 200),
+  signed_at timestamptz not null,
+  primary key (provider, token)
+);
+comment on table public.webhook_tokens is
+  'Signature tokens of webhooks already accepted (Mailgun signs timestamp + token): a replayed request '
+  'reuses its token and is refused. Pruned once older than the replay window.';
+alter table public.webhook_tokens enable row level security;
+-- Nobody but the webhook functions (through claim_webhook_token) reads or writes tokens.
+create policy webhook_tokens_none on public.webhook_tokens for select to authenticated using (false);
+revoke all on public.webhook_tokens from anon, authenticated;
+
+create function public.claim_webhook_token(p_provider text, p_token text, p_signed_at timestamptz)
+returns boolean
+language sql security definer
+set search_path = ''
+as $$
+  with pruned as (
+    -- Tokens older than a day cannot pass the timestamp check any more; keeping them is useless.
+    delete from public.webhook_tokens
+    where provider = p_provider and signed_at < now() - interval '1 day'
+      and random() < 0.01
+  )
+  insert into public.webhook_tokens (provider, token, signed_at)
+  values (p_provider, p_token, p_signed_at)
+  on conflict do nothing
+  returning true
+$$;
+comment on function public.claim_webhook_token(text, text, timestamptz) is
+  'Remembers a webhook signature token; true the first time, null when it was seen before (a replay).';
+
+-- The email step's send_time options -------------------------------------------------------------------
+
+create or replace function public.step_config_is_valid(p_module public.module_type, p_config jsonb) returns boolean
+language sql immutable
+set search_path = ''
+as $$
+  select jsonb_typeof(p_config) = 'object' and case p_module
+    when 'email' then jsonb_typeof(p_config -> 'template') = 'string'
+      and coalesce(p_config ->> 'send_time', 'immediate') in ('immediate', 'business_hours', 'local_time')
+      and (p_config ->> 'send_time' is distinct from 'local_time'
+        or coalesce(public.is_local_time(p_config ->> 'local_time'), false))
+    else true
+  end
+$$;
+
+revoke execute on function
+  public.provider_gate(text, text, uuid, double precision, double precision),
+  public.provider_report(text, text, text, jsonb, double precision, integer, double precision),
+  public.unsubscribe_run(uuid, bigint),
+  public.suppress_address(uuid, text, text, text),
+  public.claim_webhook_token(text, text, timestamptz)
+from public, anon, authenticated;
