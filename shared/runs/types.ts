@@ -10,7 +10,8 @@ export type ModuleRun = {
   id: number;
   supplier_id: string;
   journey_instance_id: string;
-  step_id: string;
+  /** Null for a module's own jobs (timeline syncs, booking follow-ups): they never advance a journey. */
+  step_id: string | null;
   module_type: ModuleType;
   status: string;
   run_at: Date;
