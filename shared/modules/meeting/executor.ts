@@ -9,6 +9,7 @@ import { prefilledSchedulerUrl, splitName } from "../../providers/scheduling/acu
 import { createSchedulingLink, prefilledBookingUrl } from "../../providers/scheduling/calendly.ts";
 import {
   AccessTokens,
+  type CalendarAnswer,
   eventIdFor,
   freeBusy,
   getEvent,
@@ -322,6 +323,8 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
       select id::text from public.meeting_for_run(${run.id}::bigint, 'google_calendar')`;
     const eventId = await eventIdFor(run.idempotency_key);
     const calls: IntegrationCall[] = [];
+    const failed = (answer: CalendarAnswer["answer"]) =>
+      googleFailure(deps.sql, run.supplier_id, { answer, calls }, ctx.provider_version);
 
     const from = new Date(now().getTime() + config.availability.notice_hours * 3_600_000);
     const to = new Date(from.getTime() + (config.availability.window_days + 1) * 86_400_000);
@@ -332,9 +335,7 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
       timeZone: ctx.supplier_time_zone,
     });
     calls.push(...fb.calls);
-    if (!fb.answer.ok) {
-      return googleFailure(deps.sql, run.supplier_id, { answer: fb.answer, calls }, ctx.provider_version);
-    }
+    if (!fb.answer.ok) return failed(fb.answer);
     const [slot] = proposeSlots({
       from,
       days: config.availability.window_days,
@@ -366,39 +367,21 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     if (insert) {
       calls.push(...insert.calls);
       if (insert.answer.ok) event = insert.answer.body;
-      else if (insert.answer.status !== 409) {
-        return googleFailure(
-          deps.sql,
-          run.supplier_id,
-          { answer: insert.answer, calls },
-          ctx.provider_version,
-        );
-      }
+      else if (insert.answer.status !== 409) return failed(insert.answer);
     }
     if (event === undefined) {
       // A previous attempt may have booked already (409 for our id, or its slot is now busy): read it back.
       const existing = await getEvent(g.client, g.tokens, refreshToken, calendarId, eventId);
       calls.push(...existing.calls);
       if (existing.answer.ok) event = existing.answer.body;
-      else if (existing.answer.status !== 404) {
-        return googleFailure(
-          deps.sql,
-          run.supplier_id,
-          { answer: existing.answer, calls },
-          ctx.provider_version,
-        );
-      } else if (!slot) {
+      else if (existing.answer.status !== 404) return failed(existing.answer);
+      else if (!slot) {
         return fail(
           "no_free_slot",
           `No free ${config.duration}-minute slot in business hours in the next ${config.availability.window_days} days`,
           calls,
         );
-      } else {return googleFailure(
-          deps.sql,
-          run.supplier_id,
-          { answer: insert!.answer, calls },
-          ctx.provider_version,
-        );}
+      } else return failed(insert!.answer);
     }
     const e = event as { start?: { dateTime?: string }; end?: { dateTime?: string }; location?: string };
     const joinUrl = meetLink(event);
