@@ -1,7 +1,8 @@
 -- Wedding-timeline sync: the couple's wedding day and the journey's key milestones (date-anchored steps
 -- with a `timing.milestone` label) kept as events in the vendor's Google Calendar. Changes (a journey
--- starts or ends, the wedding or booking date moves, the couple is renamed) only enqueue a sync run of
--- the meeting module; module-meeting makes the Google calls, with the pipeline's retries and audit.
+-- starts or ends, the wedding or booking date moves, the couple is renamed, a milestone step is edited)
+-- only enqueue a sync run of the meeting module; module-meeting makes the Google calls, with the
+-- pipeline's retries and audit.
 
 -- A run that is not a step execution (a timeline sync, a booking follow-up) has no step: it never
 -- advances a journey, is not re-planned with the step's timing and does not count as a visit of a step.
@@ -210,6 +211,24 @@ begin
 end
 $$;
 
+create function public.on_journey_steps_timeline_changed() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  -- A milestone added, moved, renamed or removed in the journey builder: its journeys' timelines follow.
+  perform public.enqueue_timeline_sync(array(
+    select i.id from public.journey_instances i
+    where i.journey_id in (
+      select n.journey_id from new_rows n left join old_rows o on o.id = n.id
+      where n.timing is distinct from o.timing
+        and (n.timing ? 'milestone' or o.timing ? 'milestone')
+    )
+  ));
+  return null;
+end
+$$;
+
 create function public.on_google_reconnected() returns trigger
 language plpgsql security definer
 set search_path = ''
@@ -235,6 +254,9 @@ create trigger journey_instances_30_timeline_inserted after insert on public.jou
 create trigger journey_instances_30_timeline_status after update on public.journey_instances
   referencing old table as old_rows new table as new_rows
   for each statement execute function public.on_journey_instances_timeline_status();
+create trigger journey_steps_30_timeline after update on public.journey_steps
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function public.on_journey_steps_timeline_changed();
 create trigger supplier_integrations_30_google_reconnected after update of status on public.supplier_integrations
   for each row
   when (new.provider = 'google_calendar' and new.status = 'connected' and old.status <> 'connected')
@@ -282,6 +304,7 @@ revoke execute on function
   public.on_clients_timeline_changed(),
   public.on_journey_instances_timeline_inserted(),
   public.on_journey_instances_timeline_status(),
+  public.on_journey_steps_timeline_changed(),
   public.on_google_reconnected(),
   public.reopen_step(uuid, uuid)
 from public, anon, authenticated;

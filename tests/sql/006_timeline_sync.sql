@@ -1,8 +1,8 @@
 -- Wedding-timeline sync: what the calendar should show, and when a sync run is enqueued (journey start,
--- date changes, coalesced while one is pending, not for suppliers without it); sync runs have no step, so
+-- date changes, milestone edits, coalesced while one is pending, not for suppliers without it); sync runs have no step, so
 -- re-planning and reopening leave them alone.
 begin;
-select plan(12);
+select plan(13);
 
 insert into public.suppliers (id, name, time_zone) values
   ('a0000000-0000-4000-8000-000000000006', 'S', 'Europe/London'),
@@ -74,6 +74,14 @@ select is(
   (select r.status::text from public.timeline_syncs t join public.module_runs r on r.id = t.run_id
    where t.journey_instance_id = '11000000-0000-4000-8000-000000000006' order by r.id desc limit 1),
   'pending', 'reopening a step cancels later step runs, not the pending sync');
+
+update public.module_runs set status = 'succeeded'
+where id in (select run_id from public.timeline_syncs where journey_instance_id = '11000000-0000-4000-8000-000000000006');
+update public.journey_steps set timing = timing || '{"milestone": "Final details due"}'
+where id = '50000000-0000-4000-8000-000000000006';
+select is(
+  (select count(*)::int from public.timeline_syncs where journey_instance_id = '11000000-0000-4000-8000-000000000006'),
+  3, 'renaming a milestone in the journey builder enqueues a sync of the journey');
 
 select public.record_timeline_sync('a0000000-0000-4000-8000-000000000006', '11000000-0000-4000-8000-000000000006',
   'primary', '[{"event_id": "jw", "kind": "wedding", "title": "Wedding: A & B", "event_date": "2027-07-03"},
