@@ -3,8 +3,11 @@ import type { Sql } from "./db/client.ts";
 
 /** Reads secrets by Vault id or name. */
 export interface SecretStore {
-  /** The decrypted secret with this Vault id; throws when there is none. */
-  byId(id: string): Promise<string>;
+  /**
+   * The decrypted secret with this Vault id; throws when there is none. `version` (e.g. when the row
+   * pointing at it last changed) keys the cache: a secret rotated in place is read again at once.
+   */
+  byId(id: string, version?: string): Promise<string>;
   /** The decrypted secret with this Vault name; throws when there is none. */
   byName(name: string): Promise<string>;
 }
@@ -32,8 +35,8 @@ export function vaultSecrets(sql: Sql, ttlMs = 60_000, now: () => number = Date.
     return value;
   };
   return {
-    byId: (id) =>
-      cached(`id:${id}`, async () => {
+    byId: (id, version) =>
+      cached(`id:${id}:${version ?? ""}`, async () => {
         const rows = await sql<{ s: string }[]>`
           select decrypted_secret as s from vault.decrypted_secrets where id = ${id}::uuid`;
         if (rows.length === 0 || rows[0].s === null) throw new MissingSecretError(`with id ${id}`);

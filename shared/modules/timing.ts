@@ -15,4 +15,9 @@ export const stepTiming = z.strictObject({
   if_past: z.enum(["send_now", "skip"]).default("send_now"),
   /** Urgent steps are exempt from the wedding-week delay cap. */
   urgent: z.boolean().default(false),
+  /** A key milestone of the couple's timeline (e.g. "Final details due"): synced to the vendor's calendar. */
+  milestone: z.string().trim().min(1).max(100).optional(),
+}).refine((t) => t.milestone === undefined || t.anchor !== "previous", {
+  path: ["milestone"],
+  message: "needs a date anchor (wedding_date or booking_date)",
 });

@@ -13,6 +13,7 @@ export type ModuleRun = {
   supplier_id: string;
   /** Null for crm runs, which sync an event rather than run a step. */
   journey_instance_id: string | null;
+  /** Null for crm runs and a module's own jobs (timeline syncs, booking follow-ups): they never advance a journey. */
   step_id: string | null;
   module_type: RunType;
   status: string;

@@ -1,4 +1,7 @@
-/** The simulated Google OAuth 2.0 (consent, token endpoint) and Calendar API v3 (freeBusy, events with Meet). */
+/**
+ * The simulated Google OAuth 2.0 (consent, token endpoint) and Calendar API v3 (freeBusy, events with Meet,
+ * all-day events, update, delete that keeps the id as `cancelled` the way Google does).
+ */
 import {
   ControlError,
   type FaultRule,
@@ -15,11 +18,26 @@ const EVENT_ID = /^[a-v0-9]{5,1024}$/;
 
 type Grant = { user: string; scope: string; revoked: boolean };
 type Code = { user: string; redirect_uri: string; scope: string; offline: boolean; consent: boolean };
+type EventTime = { dateTime?: string; date?: string };
 type CalendarEvent = Record<string, unknown> & {
   id: string;
-  start: { dateTime: string };
-  end: { dateTime: string };
+  status: string;
+  start: EventTime;
+  end: EventTime;
+  transparency?: string;
 };
+
+/** An event time as an instant (an all-day date starts at midnight UTC here: the simulator has no calendar zone). */
+function instant(t: EventTime): string {
+  return t.dateTime ?? `${t.date}T00:00:00Z`;
+}
+
+/** Whether a start or end is a dateTime or a date (all day), as Google requires. */
+function validTime(t: unknown): t is EventTime {
+  const v = t as EventTime | undefined;
+  return !!v && (typeof v.dateTime === "string" && !Number.isNaN(Date.parse(v.dateTime)) ||
+    typeof v.date === "string" && /^\d{4}-\d{2}-\d{2}$/.test(v.date));
+}
 
 /** A Calendar API error: `{ error: { errors: [{domain, reason, message}], code, message } }`. */
 function apiError(status: number, reason: string, message: string): ProviderResponse {
@@ -164,10 +182,10 @@ class GoogleSimulator implements Provider {
           calendars[item.id] = { busy: [], errors: [{ domain: "global", reason: "notFound" }] };
           continue;
         }
-        const events = [...this.#calendarOf(access.user).values()].map((e) => ({
-          start: e.start.dateTime,
-          end: e.end.dateTime,
-        }));
+        // Cancelled and transparent ("show as available") events do not make the calendar busy.
+        const events = [...this.#calendarOf(access.user).values()]
+          .filter((e) => e.status !== "cancelled" && e.transparency !== "transparent")
+          .map((e) => ({ start: instant(e.start), end: instant(e.end) }));
         calendars[item.id] = {
           busy: [...(this.#busy.get(access.user) ?? []), ...events]
             .filter((b) => Date.parse(b.end) > min && Date.parse(b.start) < max)
@@ -191,9 +209,22 @@ class GoogleSimulator implements Provider {
     if (!existing) return apiError(404, "notFound", "Not Found");
     if (req.method === "GET") return { status: 200, body: existing };
     if (req.method === "PUT") {
-      const updated = { ...existing, ...body, id: eventId } as CalendarEvent;
-      events.set(eventId, updated);
+      if (!validTime(body.start) || !validTime(body.end)) {
+        return apiError(400, "required", "Missing end time.");
+      }
+      const updated = {
+        ...existing,
+        ...body,
+        id: eventId,
+        sendUpdates: req.query.get("sendUpdates") ?? "none",
+      };
+      events.set(eventId, updated as CalendarEvent);
       return { status: 200, body: updated };
+    }
+    if (req.method === "DELETE") {
+      if (existing.status === "cancelled") return apiError(410, "deleted", "Resource has been deleted");
+      existing.status = "cancelled";
+      return { status: 204 };
     }
     return apiError(405, "methodNotAllowed", "Method not allowed");
   }
@@ -212,11 +243,8 @@ class GoogleSimulator implements Provider {
     body: Record<string, unknown>,
     q: URLSearchParams,
   ): ProviderResponse {
-    const start = body.start as { dateTime?: string; date?: string } | undefined;
-    const end = body.end as { dateTime?: string; date?: string } | undefined;
-    if (!start || !end || !(start.dateTime || start.date) || !(end.dateTime || end.date)) {
-      return apiError(400, "required", "Missing end time.");
-    }
+    const { start, end } = body;
+    if (!validTime(start) || !validTime(end)) return apiError(400, "required", "Missing end time.");
     const id = typeof body.id === "string" ? body.id : random("").slice(0, 26);
     if (!EVENT_ID.test(id)) return apiError(400, "invalid", "Invalid resource id value.");
     if (events.has(id)) return apiError(409, "duplicate", "The requested identifier already exists.");
@@ -225,8 +253,8 @@ class GoogleSimulator implements Provider {
       status: "confirmed",
       ...body,
       id,
-      start: { dateTime: start.dateTime ?? `${start.date}T00:00:00Z` },
-      end: { dateTime: end.dateTime ?? `${end.date}T00:00:00Z` },
+      start,
+      end,
       htmlLink: `https://www.google.com/calendar/event?eid=${id}`,
     };
     const request = (body.conferenceData as { createRequest?: { requestId?: string } } | undefined)
@@ -317,7 +345,10 @@ class GoogleSimulator implements Provider {
       return Promise.resolve({ status: 201, body: { refresh_token: refresh, user } });
     }
     if (method === "POST" && path === "/revoke") {
-      grantOf().revoked = true;
+      const grant = grantOf();
+      grant.revoked = true;
+      // Revoking access (the vendor removes the app from their Google account) ends its access tokens too.
+      for (const a of this.#access.values()) if (a.user === grant.user) a.expires = 0;
       return Promise.resolve({ status: 200, body: { revoked: true } });
     }
     if (method === "POST" && path === "/expire_access_tokens") {

@@ -36,9 +36,10 @@ alter table public.module_runs add column crm_event_id uuid references public.cr
 comment on column public.module_runs.crm_event_id is 'For crm runs: the event synced; module_runs.provider is the target.';
 create index module_runs_crm_event on public.module_runs (crm_event_id) where crm_event_id is not null;
 
+-- A module's own jobs (meeting timeline syncs, booking follow-ups) have no step; every non-crm run has a journey.
 alter table public.module_runs add constraint module_runs_kind_fits
   check (case when module_type = 'crm' then crm_event_id is not null and step_id is null
-              else journey_instance_id is not null and step_id is not null end);
+              else journey_instance_id is not null end);
 -- CRM sync is not a step a journey builder can add.
 alter table public.journey_steps add constraint journey_steps_not_crm check (module_type <> 'crm');
 

@@ -4,139 +4,22 @@
 import assert from "node:assert/strict";
 import { gatewayUrl } from "../../stack/config.ts";
 import { signCalendly } from "../../shared/webhooks/calendly.ts";
-import type { Sql } from "../helpers/db.ts";
+import { createClient, startJourney } from "../helpers/fixtures.ts";
 import {
-  connectResend,
-  createClient,
-  createJourney,
-  createSupplier,
-  startJourney,
-} from "../helpers/fixtures.ts";
-import { invokeToken, newSvixSecret, sim, stackDb, supabase, userJwt, waitFor } from "../helpers/stack.ts";
-
-type Run = {
-  id: number;
-  status: string;
-  attempts: number;
-  last_error: { code: string; message: string } | null;
-};
-type SimEmail = {
-  id: string;
-  to: string;
-  subject: string;
-  html: string;
-  tags: { name: string; value: string }[];
-};
-
-const GOOGLE_CLIENT = {
-  client_id: "local-client.apps.googleusercontent.com",
-  client_secret: "local-client-secret",
-};
-
-/** A supplier with Resend connected, a signed-in member, and a journey [meeting step, a later email step]. */
-async function scenario(sql: Sql, meeting: Record<string, unknown>, client: { time_zone?: string } = {}) {
-  const supplierId = await createSupplier(sql);
-  await connectResend(sql, supplierId, {
-    api_key: `re_test_${crypto.randomUUID().slice(0, 8)}`,
-    webhook_secret: newSvixSecret(),
-  });
-  const userId = crypto.randomUUID();
-  await sql`insert into auth.users (id, email) values (${userId}::uuid, ${`${userId}@studio.example`})`;
-  await sql`insert into public.supplier_members (supplier_id, user_id) values (${supplierId}::uuid, ${userId}::uuid)`;
-  const { journeyId, stepIds } = await createJourney(sql, supplierId, [
-    { module_type: "meeting", config: meeting },
-    { module_type: "email", config: { template: "welcome" }, timing: { offset_days: 30 } },
-  ]);
-  const clientId = await createClient(sql, supplierId, { couple_name: "Alex & Sam Lee", ...client });
-  return { supplierId, userId, journeyId, stepIds, clientId, jwt: await userJwt(userId) };
-}
-
-async function setup(
-  jwt: string,
-  body: Record<string, unknown>,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${gatewayUrl}/functions/v1/meeting-setup`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function runsOf(sql: Sql, instanceId: string): Promise<Run[]> {
-  return await sql<Run[]>`
-    select r.id::int, r.status::text, r.attempts, r.last_error from public.module_runs r
-    where r.journey_instance_id = ${instanceId}::uuid
-      and not exists (select 1 from public.meeting_reminders m where m.run_id = r.id)
-    order by r.id`;
-}
-
-function waitRun(sql: Sql, instanceId: string, index: number, status: string): Promise<Run> {
-  return waitFor(`run ${index} to be ${status}`, async () => {
-    const r = (await runsOf(sql, instanceId))[index];
-    return r?.status === status ? r : undefined;
-  });
-}
-
-async function meetingsOf(sql: Sql, instanceId: string) {
-  return await sql<
-    {
-      id: string;
-      status: string;
-      booking_url: string | null;
-      external_id: string | null;
-      start_at: Date | null;
-      join_url: string | null;
-    }[]
-  >`select id::text, status, booking_url, external_id, start_at, join_url from public.meetings
-    where journey_instance_id = ${instanceId}::uuid order by created_at`;
-}
-
-async function currentStep(sql: Sql, instanceId: string): Promise<string> {
-  const [row] = await sql<{ step: string }[]>`
-    select current_step_id::text as step from public.journey_instances where id = ${instanceId}::uuid`;
-  return row.step;
-}
-
-async function emailsFor(runId: number): Promise<SimEmail[]> {
-  return await sim<SimEmail[]>(`/_sim/resend/emails?run=${runId}`);
-}
-
-/** Makes the given runs due and drains module-meeting the way app code invokes a function. */
-async function drainNow(sql: Sql, runIds: number[]) {
-  await sql`update public.module_runs set run_at = now() where id = any(${runIds}::bigint[]) and status = 'pending'`;
-  const client = await supabase();
-  const { error } = await client.functions.invoke("module-meeting", {
-    body: { action: "drain", wait: true },
-    headers: { Authorization: `Bearer ${await invokeToken(sql)}` },
-  });
-  assert.equal(error, null);
-}
-
-/** A Calendly-connected scenario with an event type in the simulator. */
-async function calendlyScenario(
-  sql: Sql,
-  extra: Record<string, unknown> = {},
-  client: { time_zone?: string } = {},
-) {
-  const token = `cal_pat_${crypto.randomUUID()}`;
-  const eventType = await sim<{ uri: string }>("/_sim/calendly/event_types", {
-    body: { access_token: token, name: "Consultation", duration: 30 },
-  });
-  const s = await scenario(sql, {
-    provider: "calendly",
-    meeting_type: "Consultation",
-    calendly_event_type: eventType.uri,
-    ...extra,
-  }, client);
-  const connected = await setup(s.jwt, {
-    action: "connect_calendly",
-    supplier_id: s.supplierId,
-    access_token: token,
-  });
-  assert.equal(connected.status, 201, JSON.stringify(connected.body));
-  return { ...s, token, eventType: eventType.uri };
-}
+  calendlyScenario,
+  currentStep,
+  drainNow,
+  emailsFor,
+  GOOGLE_CLIENT,
+  googleEvents,
+  googleScenario,
+  meetingsOf,
+  runsOf,
+  scenario,
+  setup,
+  waitRun,
+} from "../helpers/meeting.ts";
+import { sim, stackDb, supabase, userJwt, waitFor } from "../helpers/stack.ts";
 
 Deno.test("module-meeting emails a single-use Calendly link and the booking webhook advances the journey", async () => {
   const sql = stackDb();
@@ -382,36 +265,6 @@ Deno.test("meeting-setup validates a step config by field against Calendly and t
   }
 });
 
-/** A Google-connected scenario (a consented vendor in the simulator, its refresh token in Vault). */
-async function googleScenario(sql: Sql, extra: Record<string, unknown> = {}) {
-  await sim("/_sim/config", { body: { provider: "google", ...GOOGLE_CLIENT } });
-  const grant = await sim<{ refresh_token: string }>("/_sim/google/grants", { body: {} });
-  const s = await scenario(sql, {
-    provider: "google_calendar",
-    meeting_type: "Consultation",
-    duration: 60,
-    buffer_time: 15,
-    video_provider: "google_meet",
-    ...extra,
-  });
-  await sql`select public.connect_integration(${s.supplierId}::uuid, 'google_calendar',
-    ${JSON.stringify({ refresh_token: grant.refresh_token })}, '{"calendar_id": "primary"}')`;
-  return { ...s, refreshToken: grant.refresh_token };
-}
-
-type GoogleEvent = {
-  id: string;
-  start: { dateTime: string };
-  end: { dateTime: string };
-  attendees: { email: string }[];
-  hangoutLink?: string;
-  sendUpdates: string;
-};
-
-async function googleEvents(refreshToken: string): Promise<GoogleEvent[]> {
-  return await sim<GoogleEvent[]>("/_sim/google/events", { body: { refresh_token: refreshToken } });
-}
-
 Deno.test("the Google OAuth flow stores a refresh token from a signed state and refuses a forged one", async () => {
   const sql = stackDb();
   try {
@@ -471,7 +324,7 @@ Deno.test("module-meeting books a free Google slot in business hours with Meet a
     const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
     await waitRun(sql, instanceId, 0, "succeeded");
     const [event] = await googleEvents(s.refreshToken);
-    const start = new Date(event.start.dateTime);
+    const start = new Date(event.start.dateTime!);
     assert.ok(start.getTime() >= day(3).getTime() + 15 * 60_000, "outside the busy days and their buffer");
     assert.ok(start.getTime() >= Date.now() + 24 * 3_600_000, "after the notice time");
     const local = new Intl.DateTimeFormat("en-GB", {
@@ -485,7 +338,7 @@ Deno.test("module-meeting books a free Google slot in business hours with Meet a
     const hour = Number(local.find((p) => p.type === "hour")!.value);
     assert.ok(hour >= 9 && hour <= 15, `starts at ${hour}:xx London time, inside 09:00-17:00 for 60 minutes`);
     assert.ok(!["Sat", "Sun"].includes(local.find((p) => p.type === "weekday")!.value));
-    assert.equal(new Date(event.end.dateTime).getTime() - start.getTime(), 3_600_000);
+    assert.equal(new Date(event.end.dateTime!).getTime() - start.getTime(), 3_600_000);
     assert.equal(event.sendUpdates, "all");
     assert.equal(event.attendees.length, 1);
     assert.match(event.hangoutLink!, /^https:\/\/meet\.google\.com\//);

@@ -55,3 +55,29 @@ Deno.test("meetingStepConfig refuses Meet without Google video, and bad values f
     ["(root)", "buffer_time", "calendly_event_type", "duration", "format", "meeting_type"],
   );
 });
+
+Deno.test("meetingStepConfig accepts booking follow-ups on a link provider and refuses them field by field otherwise", () => {
+  const calendly = {
+    provider: "calendly",
+    meeting_type: "Call",
+    calendly_event_type: "https://api.calendly.com/event_types/abc",
+  };
+  const c = meetingStepConfig.parse({ ...calendly, awaiting_booking: { nudge_after_days: 3 } });
+  assert.deepEqual(c.awaiting_booking, { nudge_after_days: 3, on_overdue: "wait" });
+  assert.deepEqual(
+    errors({ provider: "google_calendar", meeting_type: "Call", awaiting_booking: { nudge_after_days: 3 } }),
+    ["awaiting_booking"],
+  );
+  assert.deepEqual(
+    errors({ ...calendly, awaiting_booking: { nudge_after_days: 5, overdue_after_days: 5 } }),
+    ["awaiting_booking.overdue_after_days"],
+  );
+  assert.deepEqual(
+    errors({ ...calendly, awaiting_booking: { nudge_template: "please-book", on_overdue: "later" } }),
+    ["awaiting_booking.on_overdue"],
+  );
+  assert.deepEqual(
+    errors({ ...calendly, awaiting_booking: { nudge_template: "please-book" } }),
+    ["awaiting_booking.nudge_template"],
+  );
+});

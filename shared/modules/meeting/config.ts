@@ -47,6 +47,17 @@ export const meetingStepConfig = z.strictObject({
   }).default({ enabled: true }),
   /** When the couple cancels: reopen the step (a new link, or a new slot), or only record it. */
   on_cancel: z.enum(["reopen", "keep"]).default("reopen"),
+  /** Calendly and Acuity: what happens while the link is not used (days count at 10:00 in the couple's zone). */
+  awaiting_booking: z.strictObject({
+    /** A "please book" email this many days after the link was sent. */
+    nudge_after_days: z.number().int().min(1).max(60).optional(),
+    /** Email template of the nudge; a built-in one is used when absent. */
+    nudge_template: templateKey.optional(),
+    /** The step is overdue this many days after the link was sent. */
+    overdue_after_days: z.number().int().min(1).max(90).optional(),
+    /** Overdue: keep waiting for a late booking (the run shows why), or skip the step so the journey moves on. */
+    on_overdue: z.enum(["wait", "skip"]).default("wait"),
+  }).optional(),
 }).superRefine((c, ctx) => {
   if (c.provider === "calendly" && !c.calendly_event_type) {
     ctx.addIssue({
@@ -64,6 +75,31 @@ export const meetingStepConfig = z.strictObject({
   }
   if (c.format === "in_person" && c.provider === "google_calendar" && !c.location) {
     ctx.addIssue({ code: "custom", path: ["location"], message: "is required for an in-person meeting" });
+  }
+  const waiting = c.awaiting_booking;
+  if (waiting && c.provider === "google_calendar") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["awaiting_booking"],
+      message: "applies to providers that send a booking link (calendly, acuity)",
+    });
+  }
+  if (
+    waiting?.nudge_after_days !== undefined && waiting.overdue_after_days !== undefined &&
+    waiting.overdue_after_days <= waiting.nudge_after_days
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["awaiting_booking", "overdue_after_days"],
+      message: "must be later than nudge_after_days",
+    });
+  }
+  if (waiting?.nudge_template && waiting.nudge_after_days === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["awaiting_booking", "nudge_template"],
+      message: "needs nudge_after_days",
+    });
   }
   if (c.video_provider === "google_meet" && (c.provider !== "google_calendar" || c.format !== "video")) {
     ctx.addIssue({

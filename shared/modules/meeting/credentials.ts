@@ -1,15 +1,26 @@
-// Credentials of the meeting module from Vault: a supplier integration's JSON secret, and our Google OAuth client.
-import type { GoogleClient } from "../../providers/scheduling/google_calendar.ts";
+// Credentials of the meeting module from Vault (a supplier integration's JSON secret, our Google OAuth
+// client), and what a refused Google credential means for the integration and the run.
+import type { Sql } from "../../db/client.ts";
+import { failureOutcome } from "../../providers/result.ts";
+import type { CalendarAnswer, GoogleClient } from "../../providers/scheduling/google_calendar.ts";
+import type { Attempt } from "../../runs/types.ts";
 import type { SecretStore } from "../../secrets.ts";
 
-/** Reads a JSON credential from Vault by id; undefined when it is missing or not a JSON object. */
+/** The reason a run gives when the vendor must connect Google Calendar again. */
+export const RECONNECT_GOOGLE = "reconnect Google Calendar";
+
+/**
+ * Reads a JSON credential from Vault by id; undefined when it is missing or not a JSON object. `version`
+ * is when the integration last changed: a vendor who just reconnected is not served their old token.
+ */
 export async function vaultJson(
   secrets: SecretStore,
   id: string | null,
+  version?: string,
 ): Promise<Record<string, unknown> | undefined> {
   if (!id) return undefined;
   try {
-    const value = JSON.parse(await secrets.byId(id));
+    const value = JSON.parse(await secrets.byId(id, version));
     return typeof value === "object" && value !== null ? value : undefined;
   } catch {
     return undefined;
@@ -30,4 +41,54 @@ export async function googleClientFromVault(
   }
   if (typeof parsed?.client_id !== "string" || typeof parsed?.client_secret !== "string") return undefined;
   return { ...endpoints, clientId: parsed.client_id, clientSecret: parsed.client_secret, fetch: fetchFn };
+}
+
+/** The permanent attempt of a run that needs Google while the vendor's Google Calendar is not connected. */
+export function googleNotConnected(calls: Attempt["calls"] = []): Attempt {
+  return {
+    outcome: {
+      kind: "permanent",
+      error: {
+        code: "google_disconnected",
+        message: `Google Calendar is not connected: ${RECONNECT_GOOGLE}`,
+      },
+    },
+    calls,
+  };
+}
+
+/**
+ * The attempt of a run whose Google call failed. `invalid_grant` (the vendor revoked access, or the
+ * refresh token expired) marks the integration disconnected (unless it changed since `version`, when the
+ * token was read) and fails for good until they reconnect;
+ * anything else is classified as Google answered. Google writes are keyed by our event ids, so
+ * replaying one whose answer was lost is safe.
+ */
+export async function googleFailure(
+  sql: Sql,
+  supplierId: string,
+  result: CalendarAnswer,
+  version?: string | null,
+): Promise<Attempt> {
+  const answer = result.answer as Extract<CalendarAnswer["answer"], { ok: false }>;
+  if (answer.error.code === "invalid_grant") {
+    // Only the integration whose token was refused: a vendor who reconnected meanwhile stays connected.
+    await sql`
+      update public.supplier_integrations
+      set status = 'disconnected', status_reason = 'Google refused the refresh token (invalid_grant)',
+          updated_at = now()
+      where supplier_id = ${supplierId}::uuid and provider = 'google_calendar'
+        and (${version ?? null}::text is null or updated_at::text = ${version ?? null}::text)`;
+    return {
+      outcome: {
+        kind: "permanent",
+        error: {
+          code: "google_disconnected",
+          message: `Google Calendar access was revoked or has expired: ${RECONNECT_GOOGLE}`,
+        },
+      },
+      calls: result.calls,
+    };
+  }
+  return { outcome: failureOutcome(answer, true), calls: result.calls };
 }

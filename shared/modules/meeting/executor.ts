@@ -1,6 +1,7 @@
 // The meeting module: Calendly and Acuity steps email the couple a single-use booking link and wait for
-// the booking; Google Calendar steps book the first free slot (with Meet) and invite the couple; reminder
-// runs email the couple 24 h and 2 h before a booked meeting.
+// the booking (with a "please book" nudge and an overdue check when the step asks for them); Google
+// Calendar steps book the first free slot (with Meet) and invite the couple; reminder runs email the
+// couple 24 h and 2 h before a booked meeting; timeline runs sync the wedding timeline to Google Calendar.
 import type { Sql } from "../../db/client.ts";
 import { type EmailMessage, sendResendEmail } from "../../providers/email/resend.ts";
 import { failureOutcome } from "../../providers/result.ts";
@@ -21,14 +22,16 @@ import type { Attempt, IntegrationCall, ModuleExecutor, ModuleRun, Outcome } fro
 import type { SecretStore } from "../../secrets.ts";
 import type { BusinessHours } from "../../time/zones.ts";
 import { type MeetingStepConfig, meetingStepConfig, wantsMeet } from "./config.ts";
-import { googleClientFromVault, vaultJson } from "./credentials.ts";
+import { googleClientFromVault, googleFailure, googleNotConnected, vaultJson } from "./credentials.ts";
 import {
   DEFAULT_LINK_TEMPLATE,
+  DEFAULT_NUDGE_TEMPLATE,
   DEFAULT_REMINDER_TEMPLATE,
   formatMeetingTime,
   meetingPlace,
 } from "./messages.ts";
 import { proposeSlots } from "./slots.ts";
+import { loadTimelineContexts, syncTimeline } from "./timeline.ts";
 
 /** Everything one meeting run needs, loaded for a whole batch in one query. */
 type MeetingContext = {
@@ -52,6 +55,8 @@ type MeetingContext = {
   provider_settings: Record<string, unknown> | null;
   provider_secret_id: string | null;
   provider_status: string | null;
+  /** When the integration last changed (a reconnect rotates its secret in place). */
+  provider_version: string | null;
   template_subject: string | null;
   template_html: string | null;
   template_text: string | null;
@@ -61,6 +66,9 @@ type MeetingContext = {
   meeting_start_at: Date | null;
   meeting_join_url: string | null;
   meeting_location: string | null;
+  meeting_booking_url: string | null;
+  /** Status of the meeting's link run: `waiting` while the booking is awaited. */
+  meeting_run_status: string | null;
 };
 
 /** Base URLs and timeouts of the providers (the simulator locally). */
@@ -100,21 +108,27 @@ function loadContexts(sql: Sql, ids: number[]): Promise<MeetingContext[]> {
       s.name as supplier_name, s.time_zone as supplier_time_zone, s.business_hours, s.email_from, s.reply_to,
       re.settings as resend_settings, re.secret_id::text as resend_secret_id, re.status as resend_status,
       pi.settings as provider_settings, pi.secret_id::text as provider_secret_id, pi.status as provider_status,
+      pi.updated_at::text as provider_version,
       t.subject as template_subject, t.html as template_html, t.text as template_text,
       mr.lead as reminder_lead, m.id::text as meeting_id, m.status as meeting_status,
-      m.start_at as meeting_start_at, m.join_url as meeting_join_url, m.location as meeting_location
+      m.start_at as meeting_start_at, m.join_url as meeting_join_url, m.location as meeting_location,
+      m.booking_url as meeting_booking_url,
+      (select w.status::text from public.module_runs w where w.id = m.run_id) as meeting_run_status
     from public.module_runs r
     join public.journey_instances i on i.id = r.journey_instance_id
     join public.clients c on c.id = i.client_id
     join public.suppliers s on s.id = r.supplier_id
-    join public.journey_steps st on st.id = r.step_id
     left join public.meeting_reminders mr on mr.run_id = r.id
     left join public.meetings m on m.id = mr.meeting_id
+    -- Follow-ups of a booking have no step of their own: theirs is their meeting's.
+    join public.journey_steps st on st.id = coalesce(r.step_id, m.step_id)
     left join public.supplier_integrations re on re.supplier_id = r.supplier_id and re.provider = 'resend'
     left join public.supplier_integrations pi
       on pi.supplier_id = r.supplier_id and pi.provider = st.config ->> 'provider'
     left join public.email_templates t on t.supplier_id = r.supplier_id and t.key = case
-      when mr.run_id is null then st.config ->> 'template' else st.config -> 'reminders' ->> 'template' end
+      when mr.run_id is null then st.config ->> 'template'
+      when mr.lead = 'nudge' then st.config -> 'awaiting_booking' ->> 'nudge_template'
+      else st.config -> 'reminders' ->> 'template' end
     where r.id = any(${ids}::bigint[])`;
 }
 
@@ -225,7 +239,9 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
       const settings = ctx.provider_settings ?? {};
       let created: string;
       if (config.provider === "calendly") {
-        const token = (await vaultJson(deps.secrets, ctx.provider_secret_id))?.access_token;
+        const token =
+          (await vaultJson(deps.secrets, ctx.provider_secret_id, ctx.provider_version ?? undefined))
+            ?.access_token;
         if (typeof token !== "string" || token === "") {
           return fail(
             "credentials_missing",
@@ -287,29 +303,6 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     };
   }
 
-  /** Marks the Google integration disconnected: the vendor must reconnect; runs fail until then. */
-  async function disconnectGoogle(supplierId: string): Promise<void> {
-    await deps.sql`
-      update public.supplier_integrations
-      set status = 'disconnected', status_reason = 'Google refused the refresh token (invalid_grant)', updated_at = now()
-      where supplier_id = ${supplierId}::uuid and provider = 'google_calendar'`;
-  }
-
-  function googleFailure(run: ModuleRun, result: CalendarAnswer): Promise<Attempt> | Attempt {
-    const answer = result.answer as Extract<CalendarAnswer["answer"], { ok: false }>;
-    if (answer.error.code === "invalid_grant") {
-      return disconnectGoogle(run.supplier_id).then(() =>
-        fail(
-          "google_disconnected",
-          "Google Calendar access was revoked or has expired: reconnect Google Calendar",
-          result.calls,
-        )
-      );
-    }
-    // Event ids are derived from the run key, so replaying an insert whose answer was lost is safe.
-    return { outcome: failureOutcome(answer, true), calls: result.calls };
-  }
-
   /** Google Calendar: the first free slot in business hours, booked with the couple invited and Meet. */
   async function bookGoogle(
     run: ModuleRun,
@@ -321,15 +314,17 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     if (!g) {
       return fail("integration_missing", "Cannot book: the Vault secret google_oauth_client is missing");
     }
-    const refreshToken = (await vaultJson(deps.secrets, ctx.provider_secret_id))?.refresh_token;
-    if (typeof refreshToken !== "string" || refreshToken === "") {
-      return fail("google_disconnected", "Google Calendar is not connected: reconnect Google Calendar");
-    }
+    const refreshToken =
+      (await vaultJson(deps.secrets, ctx.provider_secret_id, ctx.provider_version ?? undefined))
+        ?.refresh_token;
+    if (typeof refreshToken !== "string" || refreshToken === "") return googleNotConnected();
     const calendarId = (ctx.provider_settings?.calendar_id as string | undefined) ?? "primary";
     const [meeting] = await deps.sql<{ id: string }[]>`
       select id::text from public.meeting_for_run(${run.id}::bigint, 'google_calendar')`;
     const eventId = await eventIdFor(run.idempotency_key);
     const calls: IntegrationCall[] = [];
+    const failed = (answer: CalendarAnswer["answer"]) =>
+      googleFailure(deps.sql, run.supplier_id, { answer, calls }, ctx.provider_version);
 
     const from = new Date(now().getTime() + config.availability.notice_hours * 3_600_000);
     const to = new Date(from.getTime() + (config.availability.window_days + 1) * 86_400_000);
@@ -340,7 +335,7 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
       timeZone: ctx.supplier_time_zone,
     });
     calls.push(...fb.calls);
-    if (!fb.answer.ok) return googleFailure(run, { answer: fb.answer, calls });
+    if (!fb.answer.ok) return failed(fb.answer);
     const [slot] = proposeSlots({
       from,
       days: config.availability.window_days,
@@ -372,21 +367,21 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     if (insert) {
       calls.push(...insert.calls);
       if (insert.answer.ok) event = insert.answer.body;
-      else if (insert.answer.status !== 409) return googleFailure(run, { answer: insert.answer, calls });
+      else if (insert.answer.status !== 409) return failed(insert.answer);
     }
     if (event === undefined) {
       // A previous attempt may have booked already (409 for our id, or its slot is now busy): read it back.
       const existing = await getEvent(g.client, g.tokens, refreshToken, calendarId, eventId);
       calls.push(...existing.calls);
       if (existing.answer.ok) event = existing.answer.body;
-      else if (existing.answer.status !== 404) return googleFailure(run, { answer: existing.answer, calls });
+      else if (existing.answer.status !== 404) return failed(existing.answer);
       else if (!slot) {
         return fail(
           "no_free_slot",
           `No free ${config.duration}-minute slot in business hours in the next ${config.availability.window_days} days`,
           calls,
         );
-      } else return googleFailure(run, { answer: insert!.answer, calls });
+      } else return failed(insert!.answer);
     }
     const e = event as { start?: { dateTime?: string }; end?: { dateTime?: string }; location?: string };
     const joinUrl = meetLink(event);
@@ -411,19 +406,94 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     };
   }
 
-  /** A reminder of a booked meeting, in the couple's zone and language. */
-  async function remind(run: ModuleRun, ctx: MeetingContext, config: MeetingStepConfig): Promise<Attempt> {
+  /** A follow-up email of a meeting (reminder or nudge), from the step's template or the built-in one. */
+  async function sendFollowUp(
+    run: ModuleRun,
+    ctx: MeetingContext,
+    what: string,
+    template: { key: string | undefined; fallback: EmailTemplate; fallbackName: string },
+    values: Record<string, string>,
+  ): Promise<Attempt> {
+    if (template.key && ctx.template_html === null) {
+      return fail(
+        "template_not_found",
+        `Cannot send the ${what}: template "${template.key}" not found for supplier ${run.supplier_id}`,
+      );
+    }
+    const sent = await sendEmail(
+      run,
+      ctx,
+      stepTemplate(ctx, template.fallback),
+      values,
+      template.key ?? template.fallbackName,
+    );
+    if (!sent.sent) return sent;
+    const outcome: Outcome = {
+      kind: "succeeded",
+      provider: "resend",
+      provider_message_id: sent.sent.id,
+      channel: "email",
+      recipient: sent.sent.to,
+      result: { meeting_id: ctx.meeting_id, reminder: ctx.reminder_lead },
+    };
+    return { outcome, calls: sent.calls };
+  }
+
+  /** While the link is not used: the "please book" nudge, or the overdue check of the step. */
+  async function followUpBooking(
+    run: ModuleRun,
+    ctx: MeetingContext,
+    config: MeetingStepConfig,
+  ): Promise<Attempt> {
+    const booked = skip(
+      "no_longer_awaited",
+      "The meeting was booked, or its step no longer waits for a booking",
+    );
+    if (ctx.meeting_status !== "awaiting_booking" || ctx.meeting_run_status !== "waiting") return booked;
+    if (ctx.reminder_lead === "overdue") {
+      const [row] = await deps.sql<{ result: string }[]>`
+        select public.meeting_booking_overdue(${ctx.meeting_id}::uuid) as result`;
+      if (row.result === "not_waiting") return booked;
+      return {
+        outcome: {
+          kind: "succeeded",
+          provider: config.provider,
+          result: { meeting_id: ctx.meeting_id, overdue: row.result },
+        },
+        calls: [],
+      };
+    }
+    return sendFollowUp(run, ctx, "nudge", {
+      key: config.awaiting_booking?.nudge_template,
+      fallback: DEFAULT_NUDGE_TEMPLATE,
+      fallbackName: "booking-nudge",
+    }, {
+      couple_name: ctx.couple_name,
+      supplier_name: ctx.supplier_name,
+      meeting_type: config.meeting_type,
+      duration: String(config.duration),
+      booking_url: ctx.meeting_booking_url ?? "",
+    });
+  }
+
+  /** A reminder of a booked meeting, in the couple's zone and language; or a follow-up of an unused link. */
+  function remind(
+    run: ModuleRun,
+    ctx: MeetingContext,
+    config: MeetingStepConfig,
+  ): Promise<Attempt> | Attempt {
     if (ctx.instance_status === "cancelled") return skip("journey_inactive", "The journey is cancelled");
+    if (ctx.reminder_lead === "nudge" || ctx.reminder_lead === "overdue") {
+      return followUpBooking(run, ctx, config);
+    }
     if (ctx.meeting_status !== "scheduled" || !ctx.meeting_start_at || ctx.meeting_start_at <= now()) {
       return skip("meeting_changed", "The meeting is no longer scheduled ahead");
     }
-    if (config.reminders.template && ctx.template_html === null) {
-      return fail(
-        "template_not_found",
-        `Cannot send the reminder: template "${config.reminders.template}" not found for supplier ${run.supplier_id}`,
-      );
-    }
-    const sent = await sendEmail(run, ctx, stepTemplate(ctx, DEFAULT_REMINDER_TEMPLATE), {
+    return sendFollowUp(run, ctx, "reminder", {
+      key: config.reminders.template,
+      fallback: DEFAULT_REMINDER_TEMPLATE,
+      fallbackName: "meeting-reminder",
+    }, {
       couple_name: ctx.couple_name,
       supplier_name: ctx.supplier_name,
       meeting_type: config.meeting_type,
@@ -437,56 +507,49 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
         location: ctx.meeting_location,
         format: config.format,
       }),
-    }, config.reminders.template ?? "meeting-reminder");
-    if (!sent.sent) return sent;
-    const outcome: Outcome = {
-      kind: "succeeded",
-      provider: "resend",
-      provider_message_id: sent.sent.id,
-      channel: "email",
-      recipient: sent.sent.to,
-      result: { meeting_id: ctx.meeting_id, reminder: ctx.reminder_lead },
-    };
-    return { outcome, calls: sent.calls };
+    });
   }
 
   return {
     async prepare(runs) {
-      const contexts = new Map(
-        (await loadContexts(deps.sql, runs.map((r) => r.id))).map((c) => [c.run_id, c]),
-      );
-      return (run: ModuleRun): Promise<Attempt> => {
+      const ids = runs.map((r) => r.id);
+      const [steps, timelines] = await Promise.all([
+        loadContexts(deps.sql, ids),
+        loadTimelineContexts(deps.sql, ids),
+      ]);
+      const contexts = new Map(steps.map((c) => [c.run_id, c]));
+      const timelineContexts = new Map(timelines.map((c) => [c.run_id, c]));
+      const execute = (run: ModuleRun): Attempt | Promise<Attempt> => {
+        const timeline = timelineContexts.get(run.id);
+        if (timeline) {
+          return syncTimeline({ sql: deps.sql, secrets: deps.secrets, google: googleClient }, timeline);
+        }
         const ctx = contexts.get(run.id);
         if (!ctx) {
-          return Promise.resolve(
-            fail("run_context_missing", `Cannot run meeting step: run ${run.id} has no couple or step`),
-          );
+          return fail("run_context_missing", `Cannot run meeting step: run ${run.id} has no couple or step`);
         }
         const parsed = meetingStepConfig.safeParse(ctx.config);
         if (!parsed.success) {
           const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-          return Promise.resolve(
-            fail("invalid_config", `Cannot run meeting step: invalid step config: ${why}`),
-          );
+          return fail("invalid_config", `Cannot run meeting step: invalid step config: ${why}`);
         }
         const config = parsed.data;
         if (ctx.reminder_lead !== null) return remind(run, ctx, config);
         if (ctx.instance_status !== "active") {
-          return Promise.resolve(skip("journey_inactive", `The journey is ${ctx.instance_status}`));
+          return skip("journey_inactive", `The journey is ${ctx.instance_status}`);
         }
         if (!ctx.provider_secret_id && config.provider !== "acuity" || ctx.provider_status !== "connected") {
-          const name = PROVIDER_NAMES[config.provider];
-          return Promise.resolve(fail(
-            config.provider === "google_calendar" ? "google_disconnected" : "integration_missing",
-            config.provider === "google_calendar"
-              ? "Google Calendar is not connected: reconnect Google Calendar"
-              : `Cannot run meeting step: ${name} is not connected for this supplier`,
-          ));
+          if (config.provider === "google_calendar") return googleNotConnected();
+          return fail(
+            "integration_missing",
+            `Cannot run meeting step: ${PROVIDER_NAMES[config.provider]} is not connected for this supplier`,
+          );
         }
         return config.provider === "google_calendar"
           ? bookGoogle(run, ctx, config)
           : sendLink(run, ctx, config);
       };
+      return (run: ModuleRun) => Promise.resolve(execute(run));
     },
   };
 }

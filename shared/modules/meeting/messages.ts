@@ -1,4 +1,4 @@
-// The meeting module's emails: the booking-link invitation and the reminders, from the vendor's template
+// The meeting module's emails: the booking-link invitation, the "please book" nudge and the reminders, from the vendor's template
 // or a built-in one, with the meeting's time written in the couple's zone and language.
 import type { EmailTemplate } from "../../render/template.ts";
 
@@ -9,6 +9,14 @@ export const DEFAULT_LINK_TEMPLATE: EmailTemplate = {
     "<p>Please choose a time for your {{meeting_type}} ({{duration}} minutes) with {{supplier_name}}:</p>" +
     '<p><a href="{{booking_url}}">Book your {{meeting_type}}</a></p>' +
     "<p>The link is yours alone and books one meeting.</p>",
+};
+
+/** Built-in "please book" nudge, used when the step's awaiting_booking names no nudge_template. */
+export const DEFAULT_NUDGE_TEMPLATE: EmailTemplate = {
+  subject: "Still time to book your {{meeting_type}} with {{supplier_name}}",
+  html: "<p>Hi {{couple_name}},</p>" +
+    "<p>You have not chosen a time for your {{meeting_type}} ({{duration}} minutes) with {{supplier_name}} yet:</p>" +
+    '<p><a href="{{booking_url}}">Book your {{meeting_type}}</a></p>',
 };
 
 /** Built-in reminder, used when the step's reminders name no template. */

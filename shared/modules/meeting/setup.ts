@@ -1,6 +1,7 @@
 // The vendor app's meeting set-up endpoint (signed-in user, RLS): connect Calendly (and subscribe to its
-// booking webhooks with our own signing key), connect Acuity, start the Google Calendar OAuth flow, and
-// validate a meeting step config field by field against the live providers. Plus the OAuth callback.
+// booking webhooks with our own signing key), connect Acuity, start the Google Calendar OAuth flow, turn
+// the wedding-timeline sync on or off, and validate a meeting step config field by field against the live
+// providers. Plus the OAuth callback.
 import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
 import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/errors.ts";
@@ -50,6 +51,13 @@ const body = z.discriminatedUnion("action", [
   }),
   z.strictObject({ action: z.literal("google_authorize"), supplier_id: z.uuid() }),
   z.strictObject({ action: z.literal("validate_config"), supplier_id: z.uuid(), config: z.unknown() }),
+  z.strictObject({
+    action: z.literal("timeline_sync"),
+    supplier_id: z.uuid(),
+    enabled: z.boolean(),
+    /** The calendar the timeline goes to; the integration's calendar_id (default primary) when absent. */
+    calendar_id: z.string().trim().min(1).max(300).optional(),
+  }),
 ]);
 
 /** The redirect URI to register in the Google Cloud console. */
@@ -207,6 +215,22 @@ export function meetingSetupHandler(deps: MeetingSetupDeps): (req: Request) => P
         return json({
           authorization_url: authorizationUrl(client, googleRedirectUri(deps.projectUrl), state),
         });
+      }
+      case "timeline_sync": {
+        const [google] = await deps.sql<{ status: string }[]>`
+          select status from public.supplier_integrations
+          where supplier_id = ${input.supplier_id}::uuid and provider = 'google_calendar'`;
+        if (!google || input.enabled && google.status !== "connected") {
+          throw new HttpError(
+            409,
+            "google_not_connected",
+            "Connect Google Calendar before turning on the timeline sync",
+          );
+        }
+        const [row] = await deps.sql<{ queued: number }[]>`
+          select public.set_timeline_sync(${input.supplier_id}::uuid, ${input.enabled},
+            ${input.calendar_id ?? null}) as queued`;
+        return json({ timeline_sync: input.enabled, queued: row.queued });
       }
       case "validate_config": {
         const config = parseOr422(meetingStepConfig, input.config, "meeting step config");

@@ -1,5 +1,5 @@
 // Google OAuth 2.0 (authorization URL, code exchange, cached access-token refresh) and Calendar API v3
-// (freeBusy, events.insert with Meet, events.get, events.update) as raw fetch calls.
+// (freeBusy, events.insert with Meet, events.get, events.update, events.delete, upsert by id) as raw fetch calls.
 import { callProvider, type ProviderAnswer, type ProviderRequest } from "../http.ts";
 
 /** Our Google OAuth client and where Google's endpoints are (the simulator locally). */
@@ -252,6 +252,10 @@ export type CalendarEvent = {
   start: { dateTime: string; timeZone: string } | { date: string };
   end: { dateTime: string; timeZone: string } | { date: string };
   attendees?: { email: string; displayName?: string }[];
+  /** `transparent` events do not block free/busy. */
+  transparency?: "opaque" | "transparent";
+  /** `confirmed` brings back an event deleted earlier (Google keeps deleted ids as `cancelled`). */
+  status?: "confirmed";
   conferenceData?: {
     createRequest: { requestId: string; conferenceSolutionKey: { type: "hangoutsMeet" } };
   };
@@ -310,6 +314,51 @@ export function updateEvent(
     body: event,
     idempotent: true,
   });
+}
+
+/**
+ * Writes an event under our id whatever is there: `events.update`, and `events.insert` when Google has no
+ * such event (404); an insert that loses a race (409) is followed by one more update. Repeating it
+ * leaves one event, as the last call wrote it.
+ */
+export async function upsertEvent(
+  client: GoogleClient,
+  tokens: AccessTokens,
+  refreshToken: string,
+  calendarId: string,
+  event: CalendarEvent,
+): Promise<CalendarAnswer> {
+  const calls: ProviderAnswer["call"][] = [];
+  const updated = await updateEvent(client, tokens, refreshToken, calendarId, event);
+  calls.push(...updated.calls);
+  if (updated.answer.ok || updated.answer.status !== 404) return { answer: updated.answer, calls };
+  const inserted = await insertEvent(client, tokens, refreshToken, calendarId, event, "none");
+  calls.push(...inserted.calls);
+  if (inserted.answer.ok || inserted.answer.status !== 409) return { answer: inserted.answer, calls };
+  const again = await updateEvent(client, tokens, refreshToken, calendarId, event);
+  return { answer: again.answer, calls: [...calls, ...again.calls] };
+}
+
+/** `events.delete`; an event already gone (404, or 410 once deleted) counts as deleted. */
+export async function deleteEvent(
+  client: GoogleClient,
+  tokens: AccessTokens,
+  refreshToken: string,
+  calendarId: string,
+  eventId: string,
+): Promise<CalendarAnswer> {
+  const result = await calendarCall(client, tokens, refreshToken, {
+    operation: "events.delete",
+    method: "DELETE",
+    path: `/calendars/${encodeURIComponent(calendarId)}/events/${encodeURIComponent(eventId)}`,
+    query: { sendUpdates: "none" },
+    idempotent: true,
+  });
+  const a = result.answer;
+  if (!a.ok && (a.status === 404 || a.status === 410)) {
+    return { answer: { ok: true, status: a.status, body: null, call: a.call }, calls: result.calls };
+  }
+  return result;
 }
 
 /** The Meet link of an event, if Google has attached one. */
