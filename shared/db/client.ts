@@ -19,3 +19,14 @@ export function connect(url: string, max: number): Sql {
     connection: { application_name: "journey-functions" },
   });
 }
+
+/**
+ * A Postgres array literal (`{"a","b"}`) for an array parameter, cast in SQL (`${pgArray(ids)}::bigint[]`).
+ * Sent as text, it does not depend on the client knowing the array type's oid, which a fresh
+ * connection may not yet (it then sent a one-element array as a bare scalar).
+ */
+export function pgArray(values: readonly (string | number | bigint | null)[]): string {
+  const element = (v: string | number | bigint | null) =>
+    v === null ? "NULL" : `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  return `{${values.map(element).join(",")}}`;
+}

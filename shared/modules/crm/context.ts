@@ -1,6 +1,7 @@
 // What one CRM run needs (the event, the couple as it is now, the journey, the target's settings and the
 // couple's known CRM ids), loaded for a whole batch in one query.
 import type { Sql } from "../../db/client.ts";
+import { pgArray } from "../../db/client.ts";
 import type { Couple, CrmEventType } from "./config.ts";
 
 /** One CRM run's context: the couple as it is now, and the rest. */
@@ -46,7 +47,7 @@ export async function loadCrmContexts(sql: Sql, ids: number[]): Promise<Map<numb
         select 1 from public.module_runs r2
         join public.crm_events e2 on e2.id = r2.crm_event_id
         where e2.client_id = e.client_id and r2.provider = r.provider and r2.id < r.id
-          and r2.status in ('pending', 'running') and r2.id <> all(${ids}::bigint[])
+          and r2.status in ('pending', 'running') and r2.id <> all(${pgArray(ids)}::bigint[])
       ) as blocked
     from public.module_runs r
     join public.crm_events e on e.id = r.crm_event_id
@@ -56,7 +57,7 @@ export async function loadCrmContexts(sql: Sql, ids: number[]): Promise<Map<numb
     left join public.journey_steps st on st.id = e.step_id
     left join public.supplier_integrations si on si.supplier_id = r.supplier_id and si.provider = r.provider
     left join public.crm_links l on l.client_id = e.client_id and l.provider = r.provider
-    where r.id = any(${ids}::bigint[])`;
+    where r.id = any(${pgArray(ids)}::bigint[])`;
   return new Map(rows.map((row) => [row.run_id, row]));
 }
 

@@ -2,6 +2,7 @@
 // a CRM export, all or nothing, with a report naming every bad row.
 import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
+import { pgArray } from "../../db/client.ts";
 import { HttpError, json, readRawBody, withErrors } from "../../http/errors.ts";
 import { asUser, userClaims } from "../../http/user.ts";
 import { COUPLE_FIELD_VALUES, COUPLE_FIELDS, type CoupleField } from "./config.ts";
@@ -201,7 +202,7 @@ async function importCouples(tx: Sql, supplierId: string, text: string, skipExis
   if (zones.length > 0) {
     const bad = await tx<{ n: number }[]>`
       select t.n::int as n from unnest(${
-      zones.map((c) => c.couple.time_zone)
+      pgArray(zones.map((c) => c.couple.time_zone))
     }::text[]) with ordinality t(tz, n)
       where not public.is_time_zone(t.tz)`;
     for (const { n } of bad) {
@@ -216,7 +217,9 @@ async function importCouples(tx: Sql, supplierId: string, text: string, skipExis
   const existing = new Set(
     (await tx<{ email: string }[]>`
       select lower(email) as email from public.clients
-      where supplier_id = ${supplierId}::uuid and lower(email) = any(${emails}::text[])`).map((r) => r.email),
+      where supplier_id = ${supplierId}::uuid and lower(email) = any(${pgArray(emails)}::text[])`).map((r) =>
+      r.email
+    ),
   );
   const skipped: number[] = [];
   const fresh = couples.filter(({ row, couple }) => {

@@ -2,6 +2,7 @@
 // send window, render in the supplier's branding with a one-click unsubscribe, and send through the
 // supplier's providers in order: failing over on transient failures or open circuits, exactly once.
 import type { Sql } from "../../db/client.ts";
+import { pgArray } from "../../db/client.ts";
 import { EMAIL_PROVIDERS, type EmailMessage } from "../../providers/email/message.ts";
 import {
   type CircuitOptions,
@@ -111,7 +112,7 @@ async function loadContexts(sql: Sql, ids: number[]): Promise<Map<number, EmailC
     join public.suppliers s on s.id = r.supplier_id
     join public.journey_steps st on st.id = r.step_id
     left join public.email_templates t on t.supplier_id = r.supplier_id and t.key = st.config ->> 'template'
-    where r.id = any(${ids}::bigint[])`;
+    where r.id = any(${pgArray(ids)}::bigint[])`;
   return new Map(rows.map((row) => [row.run_id, row]));
 }
 

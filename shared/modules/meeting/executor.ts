@@ -3,6 +3,7 @@
 // Calendar steps book the first free slot (with Meet) and invite the couple; reminder runs email the
 // couple 24 h and 2 h before a booked meeting; timeline runs sync the wedding timeline to Google Calendar.
 import type { Sql } from "../../db/client.ts";
+import { pgArray } from "../../db/client.ts";
 import { type EmailMessage, sendResendEmail } from "../../providers/email/resend.ts";
 import { failureOutcome } from "../../providers/result.ts";
 import { prefilledSchedulerUrl, splitName } from "../../providers/scheduling/acuity.ts";
@@ -129,7 +130,7 @@ function loadContexts(sql: Sql, ids: number[]): Promise<MeetingContext[]> {
       when mr.run_id is null then st.config ->> 'template'
       when mr.lead = 'nudge' then st.config -> 'awaiting_booking' ->> 'nudge_template'
       else st.config -> 'reminders' ->> 'template' end
-    where r.id = any(${ids}::bigint[])`;
+    where r.id = any(${pgArray(ids)}::bigint[])`;
 }
 
 /** The meeting module's executor. */

@@ -2,6 +2,7 @@
 // Google Calendar under ids derived from the couple, instance and step, so any number of syncs (retries,
 // re-runs, date changes) leaves one event each, on the latest date.
 import type { Sql } from "../../db/client.ts";
+import { pgArray } from "../../db/client.ts";
 import {
   type AccessTokens,
   type CalendarEvent,
@@ -56,7 +57,7 @@ export function loadTimelineContexts(sql: Sql, ids: number[]): Promise<TimelineC
     join public.timeline_syncs t on t.run_id = r.id
     join public.journey_instances i on i.id = t.journey_instance_id
     left join public.supplier_integrations g on g.supplier_id = r.supplier_id and g.provider = 'google_calendar'
-    where r.id = any(${ids}::bigint[])`;
+    where r.id = any(${pgArray(ids)}::bigint[])`;
 }
 
 function timelineOf(sql: Sql, instanceId: string): Promise<TimelineEntry[]> {
@@ -159,7 +160,9 @@ export async function syncTimeline(deps: TimelineDeps, ctx: TimelineContext): Pr
   const synced = wanted.map((w, i) => ({ ...w, event_id: ids[i] }));
   await deps
     .sql`select public.record_timeline_sync(${ctx.supplier_id}::uuid, ${ctx.journey_instance_id}::uuid,
-    ${calendarId}, ${JSON.stringify(synced)}::text::jsonb, ${removed.map((r) => r.event_id)}::text[])`;
+    ${calendarId}, ${JSON.stringify(synced)}::text::jsonb, ${
+    pgArray(removed.map((r) => r.event_id))
+  }::text[])`;
 
   if (fingerprint(await timelineOf(deps.sql, ctx.journey_instance_id)) !== fingerprint(wanted)) {
     // A sync enqueued for the change may already have written the new dates before these older ones.

@@ -2,6 +2,7 @@
 // rating page), then follow up once if nothing was clicked or rated.
 import { delivered, type EmailChannelDeps, emailCouple, notSent, type Sent } from "../../channels/email.ts";
 import type { Sql } from "../../db/client.ts";
+import { pgArray } from "../../db/client.ts";
 import { signLinkToken } from "../../links/tokens.ts";
 import { messageTemplate } from "../../render/message.ts";
 import { renderTemplate, TemplateError } from "../../render/template.ts";
@@ -188,7 +189,9 @@ export function reviewExecutor(deps: ReviewModuleDeps): ModuleExecutor {
           );
         }
         const [request] = await sql<{ id: string; created_at: Date; platforms: ReviewPlatform[] }[]>`
-          select id, created_at, platforms from public.open_review_request(${run.id}, ${platforms}::text[])`;
+          select id, created_at, platforms from public.open_review_request(${run.id}, ${
+          pgArray(platforms)
+        }::text[])`;
         const withRequest = { ...ctx, request_id: request.id, request_created_at: request.created_at };
         const done = await send(withRequest, config, run, request.platforms, false);
         if (!("sent" in done)) return done;

@@ -1,6 +1,7 @@
 // The sms module: load each run's couple, supplier, integrations and consent, normalise the number,
 // respect consent and quiet hours, then send by WhatsApp (window or template) and/or SMS through Twilio.
 import type { Sql } from "../../db/client.ts";
+import { pgArray } from "../../db/client.ts";
 import type { SendResult } from "../../providers/result.ts";
 import { countSegments } from "../../providers/sms/segments.ts";
 import { sendTwilioMessage } from "../../providers/sms/twilio.ts";
@@ -100,7 +101,7 @@ async function loadContexts(sql: Sql, ids: number[]): Promise<Map<number, SmsCon
     join public.journey_steps st on st.id = r.step_id
     left join public.supplier_integrations tw on tw.supplier_id = r.supplier_id and tw.provider = 'twilio'
     left join public.supplier_integrations wa on wa.supplier_id = r.supplier_id and wa.provider = 'whatsapp'
-    where r.id = any(${ids}::bigint[])`;
+    where r.id = any(${pgArray(ids)}::bigint[])`;
   return new Map(rows.map((row) => [row.run_id, row]));
 }
 
@@ -123,8 +124,8 @@ async function loadContacts(
     select k.supplier_id::text, k.address, ch.channel,
       coalesce(mc.opted_in_at > coalesce(mc.opted_out_at, '-infinity'), false) as opted_in,
       sp.reason as suppressed, mc.last_inbound_at
-    from unnest(${numbers.map((n) => n.supplier_id)}::uuid[], ${
-    numbers.map((n) => n.address)
+    from unnest(${pgArray(numbers.map((n) => n.supplier_id))}::uuid[], ${
+    pgArray(numbers.map((n) => n.address))
   }::text[]) as k(supplier_id, address)
     cross join (values ('sms'), ('whatsapp')) as ch(channel)
     left join public.messaging_contacts mc
