@@ -18,6 +18,9 @@ export type ModuleRuntime = {
   /** Public base of the functions, e.g. `https://<ref>.supabase.co/functions/v1`. */
   linksBaseUrl: string;
   resend: { baseUrl: string; timeoutMs: number };
+  twilio: { baseUrl: string; timeoutMs: number };
+  /** The same public base, for Twilio's status callbacks. */
+  publicFunctionsUrl: string;
 };
 
 /** Builds the runtime from `env` (read once at start-up). */
@@ -33,6 +36,8 @@ export function moduleRuntime(env: Record<string, string | undefined> = Deno.env
     linksSecret: () => secrets.byName(LINKS_SECRET_NAME),
     linksBaseUrl,
     resend: { baseUrl: config.RESEND_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
+    twilio: { baseUrl: config.TWILIO_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
+    publicFunctionsUrl: linksBaseUrl,
   };
 }
 

@@ -1,6 +1,6 @@
 // The form module end to end: signed form links, the internal endpoint, Typeform (signature, vector
 // scheme, tampering, redelivery) and Jotform (URL token, re-fetch) submissions, reminders with the SMS
-// escalation skipped, reminders stopping once the form is submitted, and blocking steps.
+// escalation skipped for a couple without a number, reminders stopping once the form is submitted, and blocking steps.
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import { gatewayUrl } from "../../stack/config.ts";
@@ -181,7 +181,7 @@ Deno.test("module-form reminds on schedule, skips the SMS escalation with its re
       position: 2,
       channel: "sms",
       status: "skipped",
-      reason: "sms channel not available",
+      reason: "The couple has no phone number",
     });
 
     const token = tokenOf(linkIn(emails[0], "journey_token"));

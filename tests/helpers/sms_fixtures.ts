@@ -38,34 +38,41 @@ export type SmsScenarioOptions = {
   non_users?: string[];
 };
 
+/**
+ * Connects the simulated Twilio for a supplier (credentials in Vault, settings merged with `settings`)
+ * and points the simulator's inbound messages back at us; returns the credentials.
+ */
+export async function connectTwilio(sql: Sql, supplierId: string, settings: Record<string, unknown> = {}) {
+  const twilio = { account_sid: `AC${hex(16)}`, auth_token: hex(16) };
+  await sql`
+    insert into public.supplier_integrations (supplier_id, provider, settings, secret_id)
+    values (${supplierId}::uuid, 'twilio', ${
+    JSON.stringify({ from: "+15005550006", sender_type: "short_code", ...settings })
+  }::text::jsonb,
+      vault.create_secret(${JSON.stringify(twilio)}, ${`twilio:${supplierId}`}))`;
+  await sim("/_sim/config", {
+    body: {
+      provider: "twilio",
+      ...twilio,
+      inbound_url: `${gatewayUrl}/functions/v1/webhook-twilio?supplier=${supplierId}`,
+    },
+  });
+  return twilio;
+}
+
 /** A supplier with Twilio and WhatsApp connected (credentials in Vault) and the simulator wired back to us. */
 export async function smsScenario(sql: Sql, opts: SmsScenarioOptions = {}) {
   const supplierId = await createSupplier(sql, { time_zone: "Europe/Rome" });
   await sql`update public.suppliers set quiet_hours = ${
     JSON.stringify(opts.quiet_hours ?? quietHoursAway())
   }::text::jsonb where id = ${supplierId}::uuid`;
-  const twilio = { account_sid: `AC${hex(16)}`, auth_token: hex(16) };
   const whatsapp = {
     phone_number_id: `1${digits(14)}`,
     access_token: `EAAG${hex(20)}`,
     app_secret: hex(16),
     verify_token: hex(8),
   };
-  if (opts.twilio !== false) {
-    await sql`
-      insert into public.supplier_integrations (supplier_id, provider, settings, secret_id)
-      values (${supplierId}::uuid, 'twilio', ${
-      JSON.stringify({ from: "+15005550006", sender_type: "short_code", ...opts.twilio })
-    }::text::jsonb,
-        vault.create_secret(${JSON.stringify(twilio)}, ${`twilio:${supplierId}`}))`;
-    await sim("/_sim/config", {
-      body: {
-        provider: "twilio",
-        ...twilio,
-        inbound_url: `${gatewayUrl}/functions/v1/webhook-twilio?supplier=${supplierId}`,
-      },
-    });
-  }
+  const twilio = opts.twilio === false ? undefined : await connectTwilio(sql, supplierId, opts.twilio);
   if (opts.whatsapp !== false) {
     await sql`
       insert into public.supplier_integrations (supplier_id, provider, settings, secret_id)
@@ -114,7 +121,8 @@ export async function smsScenario(sql: Sql, opts: SmsScenarioOptions = {}) {
     journeyId,
     stepIds,
     clientId,
-    twilio,
+    /** Twilio's credentials (absent only with `twilio: false`). */
+    twilio: twilio!,
     whatsapp,
     phone: number,
     start: () => startJourney(sql, supplierId, journeyId, clientId),

@@ -19,7 +19,7 @@ Deno.test("meetingStepConfig fills the product defaults when a Calendly step giv
   assert.equal(c.buffer_time, 0);
   assert.equal(c.format, "video");
   assert.equal(c.on_cancel, "reopen");
-  assert.deepEqual(c.reminders, { enabled: true });
+  assert.deepEqual(c.reminders, { enabled: true, channel: "email" });
   assert.deepEqual(c.availability, { notice_hours: 24, window_days: 14 });
 });
 
@@ -80,4 +80,21 @@ Deno.test("meetingStepConfig accepts booking follow-ups on a link provider and r
     errors({ ...calendly, awaiting_booking: { nudge_template: "please-book" } }),
     ["awaiting_booking.nudge_template"],
   );
+});
+
+Deno.test("meetingStepConfig ties each reminder wording to its channel when the channel does not match", () => {
+  const calendly = {
+    provider: "calendly",
+    meeting_type: "Call",
+    calendly_event_type: "https://api.calendly.com/event_types/abc",
+  };
+  assert.equal(
+    meetingStepConfig.parse({ ...calendly, reminders: { channel: "sms" } }).reminders.channel,
+    "sms",
+  );
+  assert.deepEqual(errors({ ...calendly, reminders: { channel: "sms", template: "reminder" } }), [
+    "reminders.template",
+  ]);
+  assert.deepEqual(errors({ ...calendly, reminders: { sms_text: "See you soon" } }), ["reminders.sms_text"]);
+  assert.deepEqual(errors({ ...calendly, reminders: { channel: "whatsapp" } }), ["reminders.channel"]);
 });

@@ -47,6 +47,10 @@ export const formStepConfig = z.strictObject({
   reminder_message: z.string().min(1).max(5000).default(
     "Hi {{couple_name}},\n\nA gentle reminder: we have not received your questionnaire yet.",
   ),
+  /** The text of an SMS reminder (`{{form_link}}` is the couple's link). */
+  reminder_sms: z.string().min(1).max(1600).default(
+    "Hi {{couple_name}}, a reminder from {{supplier_name}}: please fill in your questionnaire: {{form_link}}",
+  ),
   /** The journey waits for the submission (true) or moves on at once (false). */
   block_progress: z.boolean().default(false),
   reminders: z.array(formReminder).max(10).default([

@@ -1,8 +1,14 @@
 // The form module: send the form link (a signed token naming the request, run and couple), remind on
-// schedule (email, or SMS where the spec escalates), mark the step overdue at the deadline, and finish
+// schedule (email, or SMS through the SMS channel where the spec escalates), mark the step overdue at the deadline, and finish
 // when the form is submitted. Between actions the run waits (deferred) until its next one is due.
 import { type ChannelResult, type EmailChannelDeps, emailCouple, notSent } from "../../channels/email.ts";
-import { SMS_UNAVAILABLE } from "../../channels/sms.ts";
+import {
+  loadSmsTargets,
+  renderText,
+  type SmsChannelDeps,
+  type SmsTarget,
+  textCouple,
+} from "../../channels/sms.ts";
 import type { Sql } from "../../db/client.ts";
 import { signLinkToken } from "../../links/tokens.ts";
 import { messageTemplate } from "../../render/message.ts";
@@ -33,7 +39,7 @@ type FormRequestRow = {
 };
 
 /** What the form module needs from its function. */
-export type FormModuleDeps = EmailChannelDeps & {
+export type FormModuleDeps = EmailChannelDeps & SmsChannelDeps & {
   sql: Sql;
   /** The Vault secret links are signed with. */
   linksSecret: () => Promise<string>;
@@ -117,6 +123,7 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
     req: FormRequestRow,
     position: number,
     calls: IntegrationCall[],
+    target: SmsTarget | undefined,
   ): Promise<Attempt | null> {
     const skip = async (reason: RunError) => {
       await sql`select public.record_form_reminder(${req.request_id}::uuid, ${position}, ${
@@ -124,8 +131,43 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
       }, ${reason.message}, null, null, null)`;
     };
     if (config.reminders[position - 1].channel === "sms") {
-      await skip(SMS_UNAVAILABLE);
-      return null;
+      if (!target) {
+        return failed("run_context_missing", `Cannot text a reminder: run ${run.id} has no couple`);
+      }
+      const text = renderText(
+        config.reminder_sms,
+        { ...coupleValues(ctx), form_link: await linkFor(ctx, config, run, req) },
+        "form reminder sms",
+      );
+      const attempt = await textCouple(deps, target, {
+        supplierId: run.supplier_id,
+        runKey: `${run.idempotency_key}:reminder:${position}`,
+        text,
+      });
+      calls.push(...attempt.calls);
+      const o = attempt.outcome;
+      switch (o.kind) {
+        case "succeeded":
+        case "waiting":
+          await sql`select public.record_form_reminder(${req.request_id}::uuid, ${position}, 'sms', null,
+            ${o.provider}, ${o.provider_message_id ?? null}, ${o.recipient ?? null})`;
+          return null;
+        case "skipped":
+        case "permanent":
+          // The couple cannot be texted (no number, opted out) or the set-up refuses it: the form stays open.
+          await skip(o.error);
+          return null;
+        case "unknown":
+          // Twilio has no idempotency key: a resend could text twice, so this reminder is given up.
+          await skip({
+            code: o.error.code,
+            message: `Not sent again after a lost Twilio answer (${o.error.message})`,
+          });
+          return null;
+        default:
+          // Quiet hours, the sender's rate or a transient error: the run comes back and the reminder is still due.
+          return { outcome: o, calls };
+      }
     }
     const sent: ChannelResult = await emailCouple(
       deps,
@@ -153,12 +195,16 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
 
   return {
     async prepare(runs) {
-      const contexts = await loadRunContexts<FormRequestRow>(sql, runs.map((r) => r.id), {
-        columns: `f.id as request_id, f.status as request_status, f.created_at as request_created_at,
-          f.sent_at, f.due_at, f.overdue_at,
-          (select count(*)::int from public.form_reminders m where m.request_id = f.id) as reminders_done`,
-        joins: "left join public.form_requests f on f.run_id = c.run_id",
-      });
+      const ids = runs.map((r) => r.id);
+      const [contexts, targets] = await Promise.all([
+        loadRunContexts<FormRequestRow>(sql, ids, {
+          columns: `f.id as request_id, f.status as request_status, f.created_at as request_created_at,
+            f.sent_at, f.due_at, f.overdue_at,
+            (select count(*)::int from public.form_reminders m where m.request_id = f.id) as reminders_done`,
+          joins: "left join public.form_requests f on f.run_id = c.run_id",
+        }),
+        loadSmsTargets(sql, ids),
+      ]);
       return async (run: ModuleRun): Promise<Attempt> => {
         const ctx = contexts.get(run.id);
         if (!ctx) {
@@ -228,7 +274,15 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
           }
           let failure: Attempt | null;
           try {
-            failure = await sendReminder(ctx, config, run, req, req.reminders_done + 1, calls);
+            failure = await sendReminder(
+              ctx,
+              config,
+              run,
+              req,
+              req.reminders_done + 1,
+              calls,
+              targets.get(run.id),
+            );
           } catch (error) {
             if (error instanceof TemplateError) return failed("missing_merge_tags", error.message);
             throw error;

@@ -36,15 +36,20 @@ export const meetingStepConfig = z.strictObject({
   ).optional(),
   /** Acuity: the appointment type id the link pre-selects. */
   acuity_appointment_type: z.string().regex(/^\d{1,12}$/, "must be an Acuity appointment type id").optional(),
-  /** How the link and reminders reach the couple (SMS arrives with the sms module). */
+  /** How the booking link and nudge reach the couple (reminders choose their own channel). */
   channel: z.enum(["email"]).default("email"),
   /** Email template for the booking link; a built-in one is used when absent. */
   template: templateKey.optional(),
   reminders: z.strictObject({
     /** Reminders 24 h and 2 h before the meeting. */
     enabled: z.boolean().default(true),
+    /** The channel the reminders go out on; SMS keeps the sms step's consent and quiet hours. */
+    channel: z.enum(["email", "sms"]).default("email"),
+    /** Email template of the reminders; a built-in one is used when absent. */
     template: templateKey.optional(),
-  }).default({ enabled: true }),
+    /** Text of an SMS reminder; a built-in one is used when absent. */
+    sms_text: z.string().trim().min(1).max(1600).optional(),
+  }).default({ enabled: true, channel: "email" }),
   /** When the couple cancels: reopen the step (a new link, or a new slot), or only record it. */
   on_cancel: z.enum(["reopen", "keep"]).default("reopen"),
   /** Calendly and Acuity: what happens while the link is not used (days count at 10:00 in the couple's zone). */
@@ -75,6 +80,16 @@ export const meetingStepConfig = z.strictObject({
   }
   if (c.format === "in_person" && c.provider === "google_calendar" && !c.location) {
     ctx.addIssue({ code: "custom", path: ["location"], message: "is required for an in-person meeting" });
+  }
+  if (c.reminders.channel === "sms" && c.reminders.template) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["reminders", "template"],
+      message: "is an email template; SMS reminders use sms_text",
+    });
+  }
+  if (c.reminders.channel === "email" && c.reminders.sms_text) {
+    ctx.addIssue({ code: "custom", path: ["reminders", "sms_text"], message: "needs channel sms" });
   }
   const waiting = c.awaiting_booking;
   if (waiting && c.provider === "google_calendar") {

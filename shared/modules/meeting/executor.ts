@@ -1,7 +1,14 @@
 // The meeting module: Calendly and Acuity steps email the couple a single-use booking link and wait for
 // the booking (with a "please book" nudge and an overdue check when the step asks for them); Google
-// Calendar steps book the first free slot (with Meet) and invite the couple; reminder runs email the
-// couple 24 h and 2 h before a booked meeting; timeline runs sync the wedding timeline to Google Calendar.
+// Calendar steps book the first free slot (with Meet) and invite the couple; reminder runs email or text
+// the couple 24 h and 2 h before a booked meeting; timeline runs sync the wedding timeline to Google Calendar.
+import {
+  loadSmsTargets,
+  renderText,
+  type SmsChannelDeps,
+  type SmsTarget,
+  textCouple,
+} from "../../channels/sms.ts";
 import type { Sql } from "../../db/client.ts";
 import { pgArray } from "../../db/client.ts";
 import { type EmailMessage, sendResendEmail } from "../../providers/email/resend.ts";
@@ -27,6 +34,7 @@ import { googleClientFromVault, googleFailure, googleNotConnected, vaultJson } f
 import {
   DEFAULT_LINK_TEMPLATE,
   DEFAULT_NUDGE_TEMPLATE,
+  DEFAULT_REMINDER_SMS,
   DEFAULT_REMINDER_TEMPLATE,
   formatMeetingTime,
   meetingPlace,
@@ -73,7 +81,7 @@ type MeetingContext = {
 };
 
 /** Base URLs and timeouts of the providers (the simulator locally). */
-export type MeetingModuleDeps = {
+export type MeetingModuleDeps = SmsChannelDeps & {
   sql: Sql;
   secrets: SecretStore;
   resend: { baseUrl: string; timeoutMs: number };
@@ -477,11 +485,41 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     });
   }
 
+  /** A reminder by SMS through the SMS channel, with the run's key on Twilio's status callback. */
+  async function textReminder(
+    run: ModuleRun,
+    ctx: MeetingContext,
+    target: SmsTarget | undefined,
+    text: string,
+    values: Record<string, string>,
+  ): Promise<Attempt> {
+    if (!target) return fail("run_context_missing", `Cannot text a reminder: run ${run.id} has no couple`);
+    let rendered: string;
+    try {
+      rendered = renderText(text, values, "meeting reminder sms");
+    } catch (error) {
+      if (error instanceof TemplateError) return fail("missing_merge_tags", error.message);
+      throw error;
+    }
+    const attempt = await textCouple(deps, target, {
+      supplierId: run.supplier_id,
+      runKey: run.idempotency_key,
+      text: rendered,
+    });
+    const o = attempt.outcome;
+    if (o.kind !== "succeeded") return attempt;
+    return {
+      outcome: { ...o, result: { ...o.result, meeting_id: ctx.meeting_id, reminder: ctx.reminder_lead } },
+      calls: attempt.calls,
+    };
+  }
+
   /** A reminder of a booked meeting, in the couple's zone and language; or a follow-up of an unused link. */
   function remind(
     run: ModuleRun,
     ctx: MeetingContext,
     config: MeetingStepConfig,
+    target: SmsTarget | undefined,
   ): Promise<Attempt> | Attempt {
     if (ctx.instance_status === "cancelled") return skip("journey_inactive", "The journey is cancelled");
     if (ctx.reminder_lead === "nudge" || ctx.reminder_lead === "overdue") {
@@ -490,11 +528,7 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     if (ctx.meeting_status !== "scheduled" || !ctx.meeting_start_at || ctx.meeting_start_at <= now()) {
       return skip("meeting_changed", "The meeting is no longer scheduled ahead");
     }
-    return sendFollowUp(run, ctx, "reminder", {
-      key: config.reminders.template,
-      fallback: DEFAULT_REMINDER_TEMPLATE,
-      fallbackName: "meeting-reminder",
-    }, {
+    const values = {
       couple_name: ctx.couple_name,
       supplier_name: ctx.supplier_name,
       meeting_type: config.meeting_type,
@@ -508,15 +542,24 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
         location: ctx.meeting_location,
         format: config.format,
       }),
-    });
+    };
+    if (config.reminders.channel === "sms") {
+      return textReminder(run, ctx, target, config.reminders.sms_text ?? DEFAULT_REMINDER_SMS, values);
+    }
+    return sendFollowUp(run, ctx, "reminder", {
+      key: config.reminders.template,
+      fallback: DEFAULT_REMINDER_TEMPLATE,
+      fallbackName: "meeting-reminder",
+    }, values);
   }
 
   return {
     async prepare(runs) {
       const ids = runs.map((r) => r.id);
-      const [steps, timelines] = await Promise.all([
+      const [steps, timelines, smsTargets] = await Promise.all([
         loadContexts(deps.sql, ids),
         loadTimelineContexts(deps.sql, ids),
+        loadSmsTargets(deps.sql, ids),
       ]);
       const contexts = new Map(steps.map((c) => [c.run_id, c]));
       const timelineContexts = new Map(timelines.map((c) => [c.run_id, c]));
@@ -535,7 +578,7 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
           return fail("invalid_config", `Cannot run meeting step: invalid step config: ${why}`);
         }
         const config = parsed.data;
-        if (ctx.reminder_lead !== null) return remind(run, ctx, config);
+        if (ctx.reminder_lead !== null) return remind(run, ctx, config, smsTargets.get(run.id));
         if (ctx.instance_status !== "active") {
           return skip("journey_inactive", `The journey is ${ctx.instance_status}`);
         }

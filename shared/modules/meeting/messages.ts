@@ -1,4 +1,4 @@
-// The meeting module's emails: the booking-link invitation, the "please book" nudge and the reminders, from the vendor's template
+// The meeting module's messages: the booking-link invitation, the "please book" nudge and the reminders, from the vendor's template
 // or a built-in one, with the meeting's time written in the couple's zone and language.
 import type { EmailTemplate } from "../../render/template.ts";
 
@@ -26,6 +26,10 @@ export const DEFAULT_REMINDER_TEMPLATE: EmailTemplate = {
     "<p>A reminder of your {{meeting_type}} with {{supplier_name}} on {{meeting_time}}.</p>" +
     "<p>Where: {{meeting_place}}</p>",
 };
+
+/** Built-in SMS reminder, used when the step's reminders name no sms_text. */
+export const DEFAULT_REMINDER_SMS =
+  "Hi {{couple_name}}, a reminder of your {{meeting_type}} with {{supplier_name}} on {{meeting_time}}. Where: {{meeting_place}}";
 
 /**
  * A meeting's start as the couple reads it, e.g. "Tuesday 14 April 2026, 15:00 BST" (en-GB), in their

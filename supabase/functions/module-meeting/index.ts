@@ -1,5 +1,5 @@
-// module-meeting: drains due meeting runs (booking links, Google Calendar bookings, reminders) when kicked.
-import { loadConfig } from "../../../shared/config.ts";
+// module-meeting: drains due meeting runs (booking links, Google Calendar bookings, email/SMS reminders) when kicked.
+import { loadConfig, publicFunctionsUrl } from "../../../shared/config.ts";
 import { connect } from "../../../shared/db/client.ts";
 import { meetingExecutor } from "../../../shared/modules/meeting/executor.ts";
 import { moduleHandler } from "../../../shared/runs/handler.ts";
@@ -18,6 +18,8 @@ Deno.serve(moduleHandler({
     sql,
     secrets,
     resend: { baseUrl: config.RESEND_BASE_URL, timeoutMs },
+    twilio: { baseUrl: config.TWILIO_BASE_URL, timeoutMs },
+    publicFunctionsUrl: publicFunctionsUrl(config),
     calendly: { baseUrl: config.CALENDLY_BASE_URL, timeoutMs },
     google: {
       authUrl: config.GOOGLE_AUTH_URL,
