@@ -106,8 +106,8 @@ export function answerFailure(
     ok: false,
     failure,
     status: answer.status,
-    error: { provider: answer.call.provider, code, message },
-    call: answer.call,
+    error: { provider: answer.call.provider, http_status: answer.status, code, message },
+    call: { ...answer.call, error_code: code },
   };
 }
 
