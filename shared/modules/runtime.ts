@@ -1,9 +1,9 @@
-// What the function entry points of the form, info, review and referral modules build from the
-// environment: config, database, Vault, the links secret and base URL, and the drain handler.
+// What every module function's entry point builds from the environment: config, database, Vault, the
+// links secret and public functions URL, and the drain handler.
 import { type Config, loadConfig, publicFunctionsUrl } from "../config.ts";
 import { connect, type Sql } from "../db/client.ts";
 import { moduleHandler } from "../runs/handler.ts";
-import type { ModuleExecutor, ModuleType } from "../runs/types.ts";
+import type { ModuleExecutor, RunType } from "../runs/types.ts";
 import { type SecretStore, vaultSecrets } from "../secrets.ts";
 
 /** The Vault secret that signs the links in couples' messages. */
@@ -43,9 +43,9 @@ export function moduleRuntime(env: Record<string, string | undefined> = Deno.env
 
 declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
 
-/** The drain handler of module function `module-<module>` with the runtime's tuning. */
+/** The drain handler of the function that executes `module` runs, with the runtime's tuning. */
 export function serveModule(
-  module: ModuleType,
+  module: RunType,
   runtime: ModuleRuntime,
   executor: ModuleExecutor,
 ): (req: Request) => Promise<Response> {

@@ -1,6 +1,20 @@
-// A JSON call to a provider's REST API with a timeout, classified the way every adapter needs it.
+// One HTTP call to a provider with raw fetch: timeout, integration_calls audit record, and the answer classified.
 import type { IntegrationCall, RunError } from "../runs/types.ts";
 import { retryAfterSeconds } from "./result.ts";
+
+/** What an adapter reads from a provider's error answer where the contract says more than the status. */
+export type ErrorReading = {
+  /** The stored error's code (default: the code in the usual error-body shapes, else `http_<status>`). */
+  code?: string;
+  /** The stored error's message (default: provider, operation, status, code and the body's message). */
+  message?: string;
+  /** The audit record's error code (default: `code`). */
+  auditCode?: string | null;
+  /** Whether retrying can help (default: 408, 425, 429 and 5xx can). */
+  transient?: boolean;
+  /** Seconds to wait when the answer has no Retry-After (default: 1 on 429, else the run's backoff). */
+  retryAfterS?: number;
+};
 
 /** One request to a provider. */
 export type ProviderRequest = {
@@ -10,28 +24,34 @@ export type ProviderRequest = {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   url: string;
   headers?: Record<string, string>;
-  /** Sent as JSON, or as a form when it is URLSearchParams. */
+  /** Sent as is when a string, as a form when URLSearchParams, as JSON otherwise. */
   body?: unknown;
   timeoutMs: number;
-  /** Whether repeating the request cannot do anything twice (reads): a lost answer is then transient. */
+  /**
+   * True when repeating the request cannot do the work twice (reads, full replacements, receivers that
+   * deduplicate): a lost answer is then transient, otherwise its outcome is unknown.
+   */
   idempotent?: boolean;
   fetch?: typeof fetch;
+  /** The adapter's reading of an error answer; never echo secrets or request data into it. */
+  describeError?: (status: number, body: unknown, headers: Headers) => ErrorReading;
 };
 
-/** The provider's answer, or why there is none. */
+/** A provider call that failed, classified like every send (see providers/result.ts). */
+export type ProviderFailure = {
+  ok: false;
+  failure: "transient" | "permanent" | "unknown";
+  /** The HTTP status, null when no answer came. */
+  status: number | null;
+  error: RunError;
+  retry_after_s?: number;
+  call: IntegrationCall;
+};
+
+/** The provider's answer (the body parsed as JSON when it is JSON, else its text), or why there is none. */
 export type ProviderAnswer =
-  & { call: IntegrationCall }
-  & (
-    | { ok: true; status: number; body: unknown }
-    | {
-      ok: false;
-      failure: "transient" | "permanent" | "unknown";
-      status: number | null;
-      body: unknown;
-      error: RunError;
-      retry_after_s?: number;
-    }
-  );
+  | { ok: true; status: number; headers: Headers; body: unknown; call: IntegrationCall }
+  | ProviderFailure;
 
 /** Reads an error code from the usual shapes of provider error bodies. */
 function errorCode(body: unknown): string | null {
@@ -59,21 +79,57 @@ function errorMessage(body: unknown): string {
   return typeof text === "string" ? text.slice(0, 300) : "";
 }
 
+/** Statuses worth retrying: request timeout, too early, rate limits and server errors. */
+function retryable(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/** A refused connection never reached the provider; anything else (timeout, reset) may have. */
+function neverSent(error: unknown): boolean {
+  const text = `${(error as Error)?.message ?? ""} ${(error as { cause?: Error })?.cause?.message ?? ""}`;
+  return /connection refused|ECONNREFUSED|dns error|failed to lookup address/i.test(text);
+}
+
+/** The body as a record: `{}` unless it is a JSON object. */
+export function bodyRecord(body: unknown): Record<string, unknown> {
+  return typeof body === "object" && body !== null ? body as Record<string, unknown> : {};
+}
+
+/** A failure found in an answer the provider gave (a 2xx without what the contract promises, say). */
+export function answerFailure(
+  answer: { status: number; call: IntegrationCall },
+  failure: "transient" | "permanent",
+  code: string,
+  message: string,
+): ProviderFailure {
+  return {
+    ok: false,
+    failure,
+    status: answer.status,
+    error: { provider: answer.call.provider, http_status: answer.status, code, message },
+    call: { ...answer.call, error_code: code },
+  };
+}
+
 /**
- * Calls a provider and classifies the result: 2xx ok; 429 and 5xx transient (honouring Retry-After);
- * other 4xx permanent; no answer at all unknown (the request may have been acted on), or transient
- * for idempotent requests. Adapters refine this where the provider's contract says more.
+ * Calls a provider and classifies the result: 2xx ok; 408, 425, 429 and 5xx transient (honouring
+ * Retry-After); other statuses permanent; a refused connection transient; no answer at all unknown (the
+ * request may have been acted on), or transient for idempotent requests. `describeError` refines this
+ * where the provider's contract says more.
  */
 export async function callProvider(req: ProviderRequest): Promise<ProviderAnswer> {
   const started = performance.now();
   const signal = AbortSignal.timeout(req.timeoutMs);
   const headers: Record<string, string> = { accept: "application/json", ...req.headers };
-  let body: BodyInit | undefined;
-  if (req.body instanceof URLSearchParams) {
-    headers["content-type"] = "application/x-www-form-urlencoded";
+  const hasType = Object.keys(headers).some((h) => h.toLowerCase() === "content-type");
+  let body: string | undefined;
+  if (typeof req.body === "string") {
+    body = req.body;
+  } else if (req.body instanceof URLSearchParams) {
+    if (!hasType) headers["content-type"] = "application/x-www-form-urlencoded";
     body = req.body.toString();
   } else if (req.body !== undefined) {
-    headers["content-type"] = "application/json";
+    if (!hasType) headers["content-type"] = "application/json";
     body = JSON.stringify(req.body);
   }
   const audit = (status: number | null, code: string | null): IntegrationCall => ({
@@ -84,22 +140,29 @@ export async function callProvider(req: ProviderRequest): Promise<ProviderAnswer
     error_code: code,
   });
   let res: Response;
-  let parsed: unknown = null;
+  let text: string;
   try {
     res = await (req.fetch ?? fetch)(req.url, { method: req.method, headers, body, signal });
-    const text = await res.text();
-    try {
-      parsed = text === "" ? null : JSON.parse(text);
-    } catch {
-      parsed = null;
+    text = await res.text();
+  } catch (error) {
+    if (neverSent(error)) {
+      return {
+        ok: false,
+        failure: "transient",
+        status: null,
+        error: {
+          provider: req.provider,
+          code: "connection_refused",
+          message: `${req.provider} refused the connection`,
+        },
+        call: audit(null, "connection_refused"),
+      };
     }
-  } catch {
     const reason = signal.aborted ? `no answer within ${req.timeoutMs} ms` : "connection failed";
     return {
       ok: false,
       failure: req.idempotent ? "transient" : "unknown",
       status: null,
-      body: null,
       error: {
         provider: req.provider,
         code: "no_response",
@@ -108,24 +171,37 @@ export async function callProvider(req: ProviderRequest): Promise<ProviderAnswer
       call: audit(null, "no_response"),
     };
   }
-  if (res.ok) return { ok: true, status: res.status, body: parsed, call: audit(res.status, null) };
-  const code = errorCode(parsed) ?? `http_${res.status}`;
+  let parsed: unknown = text;
+  try {
+    if (text !== "") parsed = JSON.parse(text);
+  } catch {
+    parsed = text;
+  }
+  if (res.ok) {
+    return {
+      ok: true,
+      status: res.status,
+      headers: res.headers,
+      body: parsed,
+      call: audit(res.status, null),
+    };
+  }
+
+  const reading = req.describeError?.(res.status, parsed, res.headers) ?? {};
+  const code = reading.code ?? errorCode(parsed) ?? `http_${res.status}`;
+  const detail = errorMessage(parsed);
   const error: RunError = {
     provider: req.provider,
     http_status: res.status,
     code,
-    message: `${req.provider} ${req.operation} answered ${res.status} ${code}${
-      errorMessage(parsed) ? `: ${errorMessage(parsed)}` : ""
-    }`,
+    message: reading.message ??
+      `${req.provider} ${req.operation} answered ${res.status} ${code}${detail ? `: ${detail}` : ""}`,
   };
-  const transient = res.status === 429 || res.status >= 500;
-  return {
-    ok: false,
-    failure: transient ? "transient" : "permanent",
-    status: res.status,
-    body: parsed,
-    error,
-    retry_after_s: transient ? retryAfterSeconds(res.headers.get("retry-after")) : undefined,
-    call: audit(res.status, code),
-  };
+  const call = audit(res.status, reading.auditCode === undefined ? code : reading.auditCode);
+  if (!(reading.transient ?? retryable(res.status))) {
+    return { ok: false, failure: "permanent", status: res.status, error, call };
+  }
+  const retryAfter = retryAfterSeconds(res.headers.get("retry-after")) ?? reading.retryAfterS ??
+    (res.status === 429 ? 1 : undefined);
+  return { ok: false, failure: "transient", status: res.status, error, retry_after_s: retryAfter, call };
 }

@@ -2,7 +2,7 @@
 // first: Tave has no idempotency keys), then update the contact, the job's stage and notes.
 import type { Sql } from "../../db/client.ts";
 import { type TaveAccount, TaveClient } from "../../providers/crm/tave.ts";
-import type { HttpFailure } from "../../providers/crm/http.ts";
+import type { ProviderFailure } from "../../providers/http.ts";
 import { outcomeOf } from "../../providers/result.ts";
 import { escapeHtml } from "../../render/template.ts";
 import type { Attempt } from "../../runs/types.ts";
@@ -70,7 +70,7 @@ export async function syncToTave(
   const actions: string[] = [];
   const end = (attempt: Attempt["outcome"]): Attempt => ({ outcome: attempt, calls: tave.calls });
   // A lost answer to a creation is safe to replay only when a look-up can find what it created.
-  const failed = (f: HttpFailure, replaySafe = true) =>
+  const failed = (f: ProviderFailure, replaySafe = true) =>
     end(outcomeOf(f, { provider: "tave" }, replaySafe && ctx.email !== null));
 
   let leadCreated = false;

@@ -1,7 +1,7 @@
 // Tave / VSCO Workspace adapter: the New Lead API (studio id + secret key) creates leads; the public API
 // v2 (X-API-KEY) finds contacts by email, reads and updates contacts and jobs, and adds notes.
 import type { IntegrationCall } from "../../runs/types.ts";
-import { type HttpFailure, providerFetch } from "./http.ts";
+import { answerFailure, callProvider, type ProviderFailure } from "../http.ts";
 
 /** Where and as whom to call Tave. */
 export type TaveAccount = {
@@ -17,7 +17,7 @@ export type TaveAccount = {
 };
 
 /** A Tave call's value, or the classified failure that ended the sync. */
-export type TaveResult<T> = { ok: true; value: T } | HttpFailure;
+export type TaveResult<T> = { ok: true; value: T } | ProviderFailure;
 
 // Read-only properties of the v2 schemas (OpenAPI `readOnly`): never written back on a PUT.
 const READ_ONLY = new Set([
@@ -81,24 +81,27 @@ export class TaveClient {
     url: string,
     body?: unknown,
     auth: "api_key" | "none" = "api_key",
-  ): Promise<TaveResult<unknown>> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (auth === "api_key") headers["x-api-key"] = this.account.apiKey;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const result = await providerFetch({
+  ): Promise<{ ok: true; status: number; value: unknown } | ProviderFailure> {
+    const result = await callProvider({
       provider: "tave",
       operation,
       method,
       url,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: auth === "api_key" ? { "x-api-key": this.account.apiKey } : {},
+      body,
       timeoutMs: this.account.timeoutMs,
       idempotent: method !== "POST",
       fetch: this.account.fetch,
-      describe,
+      describeError: (status, body) => {
+        const reason = describe(body);
+        return {
+          code: `http_${status}`,
+          message: `${operation}: tave answered ${status}${reason ? `: ${reason.slice(0, 300)}` : ""}`,
+        };
+      },
     });
     this.calls.push(result.call);
-    return result.ok ? { ok: true, value: result.body } : result;
+    return result.ok ? { ok: true, status: result.status, value: result.body } : result;
   }
 
   #api(path: string, query: Record<string, string> = {}): string {
@@ -125,16 +128,12 @@ export class TaveClient {
     if (!result.ok) return result;
     const body = result.value as { Status?: unknown; JobID?: unknown; Message?: unknown };
     if (String(body?.Status ?? "").toLowerCase() !== "success" || body.JobID === undefined) {
-      return {
-        ok: false,
-        failure: "permanent",
-        error: {
-          provider: "tave",
-          code: "lead_refused",
-          message: `lead.create: Tave did not accept the lead: ${describe(body) ?? "no Success status"}`,
-        },
-        call: this.calls[this.calls.length - 1],
-      };
+      return answerFailure(
+        { status: result.status, call: this.calls[this.calls.length - 1] },
+        "permanent",
+        "lead_refused",
+        `lead.create: Tave did not accept the lead: ${describe(body) ?? "no Success status"}`,
+      );
     }
     return { ok: true, value: String(body.JobID) };
   }

@@ -1,7 +1,7 @@
 // Outbound webhooks for automations (Zapier, Make) feeding CRMs without an API, signed with the Standard
 // Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature: v1,HMAC-SHA256) so receivers verify them.
 import { signSvix } from "../../webhooks/svix.ts";
-import { providerFetch } from "./http.ts";
+import { callProvider } from "../http.ts";
 import type { SendResult } from "../result.ts";
 
 /** An automation's endpoint. */
@@ -22,7 +22,7 @@ export async function sendSignedWebhook(
   endpoint: WebhookEndpoint,
   message: { id: string; body: string; timestamp: number },
 ): Promise<SendResult> {
-  const result = await providerFetch({
+  const result = await callProvider({
     provider: "crm_webhooks",
     operation: "webhook.post",
     method: "POST",

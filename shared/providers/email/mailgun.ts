@@ -1,5 +1,5 @@
 // Mailgun adapter: form-encoded POST /v3/{domain}/messages with basic auth, the run key as a v: variable.
-import { classifyError, isNoAnswer, providerFetch } from "../http_send.ts";
+import { bodyRecord, callProvider } from "../http.ts";
 import type { SendResult } from "../result.ts";
 import type { EmailMessage } from "./message.ts";
 
@@ -47,27 +47,28 @@ export async function sendMailgunEmail(
   message: EmailMessage,
   runKey: string,
 ): Promise<SendResult> {
-  const url = `${account.baseUrl}/v3/${encodeURIComponent(account.domain)}/messages`;
-  const answer = await providerFetch("mailgun", "messages.send", url, {
+  const answer = await callProvider({
+    provider: "mailgun",
+    operation: "messages.send",
     method: "POST",
-    headers: {
-      authorization: `Basic ${btoa(`api:${account.apiKey}`)}`,
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: mailgunForm(message, runKey).toString(),
-  }, account.timeoutMs);
-  if (isNoAnswer(answer)) return { ok: false, ...answer };
-  const body = answer.body as { id?: unknown; message?: unknown } | string;
-  if (answer.status >= 200 && answer.status < 300) {
-    const id = typeof body === "object" && typeof body?.id === "string" ? mailgunMessageId(body.id) : runKey;
-    return { ok: true, provider_message_id: id, call: answer.call };
-  }
-  const detail = typeof body === "object" && typeof body?.message === "string"
-    ? body.message
-    : String(body).slice(0, 200);
-  return classifyError(
-    answer,
-    ERROR_NAMES[answer.status] ?? (answer.status >= 500 ? "server_error" : `http_${answer.status}`),
-    `Mailgun answered ${answer.status}: ${detail}`,
-  );
+    url: `${account.baseUrl}/v3/${encodeURIComponent(account.domain)}/messages`,
+    headers: { authorization: `Basic ${btoa(`api:${account.apiKey}`)}` },
+    body: mailgunForm(message, runKey),
+    timeoutMs: account.timeoutMs,
+    describeError: (status, body) => ({
+      code: ERROR_NAMES[status] ?? (status >= 500 ? "server_error" : `http_${status}`),
+      message: `Mailgun answered ${status}: ${
+        typeof (body as { message?: unknown })?.message === "string"
+          ? (body as { message: string }).message
+          : String(body).slice(0, 200)
+      }`.slice(0, 400),
+    }),
+  });
+  if (!answer.ok) return answer;
+  const id = bodyRecord(answer.body).id;
+  return {
+    ok: true,
+    provider_message_id: typeof id === "string" ? mailgunMessageId(id) : runKey,
+    call: answer.call,
+  };
 }

@@ -1,5 +1,5 @@
 // SendGrid adapter: POST /v3/mail/send with the run key in custom_args; 202 carries the id in X-Message-Id.
-import { classifyError, isNoAnswer, providerFetch } from "../http_send.ts";
+import { callProvider } from "../http.ts";
 import type { SendResult } from "../result.ts";
 import { parseMailbox } from "./address.ts";
 import type { EmailMessage } from "./message.ts";
@@ -42,28 +42,30 @@ export async function sendSendGridEmail(
   message: EmailMessage,
   runKey: string,
 ): Promise<SendResult> {
-  const answer = await providerFetch("sendgrid", "mail.send", `${account.baseUrl}/v3/mail/send`, {
+  const answer = await callProvider({
+    provider: "sendgrid",
+    operation: "mail.send",
     method: "POST",
-    headers: { authorization: `Bearer ${account.apiKey}`, "content-type": "application/json" },
-    body: JSON.stringify(sendGridBody(message, runKey)),
-  }, account.timeoutMs);
-  if (isNoAnswer(answer)) return { ok: false, ...answer };
-  if (answer.status >= 200 && answer.status < 300) {
-    // Accepted: never resend. The id is only missing if SendGrid broke its contract; the run key then
-    // stands in, as it is on every webhook event too.
-    return { ok: true, provider_message_id: answer.headers.get("x-message-id") ?? runKey, call: answer.call };
-  }
-  const errors = (answer.body as { errors?: { message?: string; field?: string | null }[] })?.errors;
-  const first = Array.isArray(errors) ? errors[0] : undefined;
-  const detail = first?.message
-    ? `${first.message}${first.field ? ` (${first.field})` : ""}`
-    : String(answer.body).slice(0, 200);
-  const reset = Number(answer.headers.get("x-ratelimit-reset"));
-  const resetIn = Number.isFinite(reset) && reset > 0 ? Math.max(1, reset - Date.now() / 1000) : undefined;
-  return classifyError(
-    answer,
-    ERROR_NAMES[answer.status] ?? (answer.status >= 500 ? "server_error" : `http_${answer.status}`),
-    `SendGrid answered ${answer.status}: ${detail}`,
-    resetIn,
-  );
+    url: `${account.baseUrl}/v3/mail/send`,
+    headers: { authorization: `Bearer ${account.apiKey}` },
+    body: sendGridBody(message, runKey),
+    timeoutMs: account.timeoutMs,
+    describeError: (status, body, headers) => {
+      const errors = (body as { errors?: { message?: string; field?: string | null }[] })?.errors;
+      const first = Array.isArray(errors) ? errors[0] : undefined;
+      const detail = first?.message
+        ? `${first.message}${first.field ? ` (${first.field})` : ""}`
+        : String(body).slice(0, 200);
+      const reset = Number(headers.get("x-ratelimit-reset"));
+      return {
+        code: ERROR_NAMES[status] ?? (status >= 500 ? "server_error" : `http_${status}`),
+        message: `SendGrid answered ${status}: ${detail}`.slice(0, 400),
+        retryAfterS: Number.isFinite(reset) && reset > 0 ? Math.max(1, reset - Date.now() / 1000) : undefined,
+      };
+    },
+  });
+  if (!answer.ok) return answer;
+  // Accepted: never resend. The id is only missing if SendGrid broke its contract; the run key then
+  // stands in, as it is on every webhook event too.
+  return { ok: true, provider_message_id: answer.headers.get("x-message-id") ?? runKey, call: answer.call };
 }

@@ -1,6 +1,7 @@
 // Jotform adapter: fetches one submission through the API (GET /submission/{id}, APIKEY header), so a
 // webhook (which Jotform does not sign) is trusted only once Jotform itself confirms it.
 import type { IntegrationCall, RunError } from "../../runs/types.ts";
+import { answerFailure, bodyRecord, callProvider, type ErrorReading } from "../http.ts";
 
 /** Where and as whom to call Jotform. */
 export type JotformAccount = { apiKey: string; baseUrl: string; timeoutMs: number };
@@ -24,44 +25,46 @@ export type JotformResult =
     | { ok: false; failure: "transient" | "permanent"; error: RunError }
   );
 
-/** Fetches submission `submissionId` with the account's API key. */
+/**
+ * How Jotform reports an error: `responseCode` in the body (which may come with HTTP 200) or the status;
+ * 429 and 5xx are worth retrying.
+ */
+function jotformError(status: number, body: unknown): ErrorReading & { code: string; message: string } {
+  const b = bodyRecord(body);
+  const code = typeof b.responseCode === "number" ? b.responseCode : status;
+  return {
+    code: `http_${code}`,
+    message: `Jotform answered ${code}: ${String(b.message ?? "").slice(0, 200)}`,
+    transient: status >= 500 || status === 429 || code >= 500 || code === 429,
+  };
+}
+
+/** Fetches submission `submissionId` with the account's API key. A lost answer is transient (a read). */
 export async function getJotformSubmission(
   account: JotformAccount,
   submissionId: string,
 ): Promise<JotformResult> {
-  const started = performance.now();
-  const call = (http_status: number | null, error_code: string | null): IntegrationCall => ({
+  const answer = await callProvider({
     provider: "jotform",
     operation: "submission.get",
-    http_status,
-    duration_ms: Math.round(performance.now() - started),
-    error_code,
+    method: "GET",
+    url: `${account.baseUrl.replace(/\/$/, "")}/submission/${encodeURIComponent(submissionId)}`,
+    headers: { APIKEY: account.apiKey },
+    timeoutMs: account.timeoutMs,
+    idempotent: true,
+    describeError: jotformError,
   });
-  let res: Response;
-  try {
-    res = await fetch(
-      `${account.baseUrl.replace(/\/$/, "")}/submission/${encodeURIComponent(submissionId)}`,
-      {
-        headers: { APIKEY: account.apiKey, accept: "application/json" },
-        signal: AbortSignal.timeout(account.timeoutMs),
-      },
-    );
-  } catch {
+  if (!answer.ok) {
     return {
       ok: false,
-      failure: "transient",
-      error: { provider: "jotform", code: "no_response", message: "Jotform did not answer" },
-      call: call(null, "no_response"),
+      failure: answer.failure === "permanent" ? "permanent" : "transient",
+      error: answer.error,
+      call: answer.call,
     };
   }
-  let body: { responseCode?: number; message?: string; content?: unknown } = {};
-  try {
-    body = await res.json();
-  } catch {
-    body = {};
-  }
+  const body = bodyRecord(answer.body);
   const content = body.content as Partial<JotformSubmission> | undefined;
-  if (res.ok && body.responseCode === 200 && content && typeof content === "object" && content.answers) {
+  if (body.responseCode === 200 && content && typeof content === "object" && content.answers) {
     return {
       ok: true,
       submission: {
@@ -70,21 +73,20 @@ export async function getJotformSubmission(
         status: content.status,
         answers: content.answers,
       },
-      call: call(res.status, null),
+      call: answer.call,
     };
   }
-  const status = body.responseCode ?? res.status;
-  const error = {
-    provider: "jotform",
-    http_status: res.status,
-    code: `http_${status}`,
-    message: `Jotform answered ${status}: ${String(body.message ?? "").slice(0, 200)}`,
-  };
-  const transient = res.status >= 500 || res.status === 429 || status >= 500 || status === 429;
+  const reading = jotformError(answer.status, answer.body);
+  const failed = answerFailure(
+    answer,
+    reading.transient ? "transient" : "permanent",
+    reading.code,
+    reading.message,
+  );
   return {
     ok: false,
-    failure: transient ? "transient" : "permanent",
-    error,
-    call: call(res.status, error.code),
+    failure: reading.transient ? "transient" : "permanent",
+    error: failed.error,
+    call: failed.call,
   };
 }

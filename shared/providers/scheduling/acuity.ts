@@ -1,5 +1,5 @@
 // Acuity Scheduling adapter: pre-filled scheduling links and reading an appointment (HTTP Basic userId:apiKey).
-import { callProvider, type ProviderAnswer } from "../http.ts";
+import { answerFailure, callProvider, type ProviderAnswer } from "../http.ts";
 
 /** Where and as whom to call Acuity. */
 export type AcuityAccount = {
@@ -67,18 +67,7 @@ export async function getAppointment(
   const start = new Date(String(a.datetime ?? ""));
   const duration = Number(a.duration ?? 0);
   if (Number.isNaN(start.getTime())) {
-    return {
-      ok: false,
-      failure: "permanent",
-      status: answer.status,
-      body: null,
-      error: {
-        provider: "acuity",
-        code: "malformed_answer",
-        message: "Acuity returned no appointment datetime",
-      },
-      call: answer.call,
-    };
+    return answerFailure(answer, "permanent", "malformed_answer", "Acuity returned no appointment datetime");
   }
   return {
     ...answer,

@@ -1,5 +1,5 @@
 // Calendly API v2 adapter: single-use scheduling links, event types, the current user, webhook subscriptions.
-import { callProvider, type ProviderAnswer } from "../http.ts";
+import { answerFailure, callProvider, type ProviderAnswer } from "../http.ts";
 
 /** Where and as whom to call Calendly (a personal access token or an OAuth access token). */
 export type CalendlyAccount = {
@@ -30,13 +30,9 @@ function call(
     timeoutMs: account.timeoutMs,
     idempotent,
     fetch: account.fetch,
-  }).then(withRateLimitReset);
-}
-
-/** Calendly says when a throttled client may retry in X-RateLimit-Reset, not Retry-After. */
-function withRateLimitReset(answer: ProviderAnswer): ProviderAnswer {
-  if (answer.ok || answer.status !== 429 || answer.retry_after_s !== undefined) return answer;
-  return { ...answer, retry_after_s: 60 };
+    // Calendly says when a throttled client may retry in X-RateLimit-Reset, not Retry-After.
+    describeError: (status) => status === 429 ? { retryAfterS: 60 } : {},
+  });
 }
 
 /** The resource of a Calendly answer (`{"resource": {...}}`). */
@@ -61,14 +57,7 @@ export async function createSchedulingLink(
   if (!answer.ok) return answer;
   const url = resourceOf(answer.body).booking_url;
   if (typeof url !== "string" || !/^https?:\/\//.test(url)) {
-    return {
-      ok: false,
-      failure: "transient",
-      status: answer.status,
-      body: answer.body,
-      error: { provider: "calendly", code: "malformed_answer", message: "Calendly returned no booking_url" },
-      call: answer.call,
-    };
+    return answerFailure(answer, "transient", "malformed_answer", "Calendly returned no booking_url");
   }
   return { ...answer, booking_url: url };
 }

@@ -1,6 +1,12 @@
 // Google OAuth 2.0 (authorization URL, code exchange, cached access-token refresh) and Calendar API v3
 // (freeBusy, events.insert with Meet, events.get, events.update, events.delete, upsert by id) as raw fetch calls.
-import { callProvider, type ProviderAnswer, type ProviderRequest } from "../http.ts";
+import {
+  answerFailure,
+  callProvider,
+  type ProviderAnswer,
+  type ProviderFailure,
+  type ProviderRequest,
+} from "../http.ts";
 
 /** Our Google OAuth client and where Google's endpoints are (the simulator locally). */
 export type GoogleClient = {
@@ -81,7 +87,7 @@ export async function exchangeCode(
 /** Thrown-free result of getting an access token: the token, or the classified failure. */
 export type TokenResult =
   | { ok: true; token: string; calls: ProviderAnswer["call"][] }
-  | { ok: false; answer: Extract<ProviderAnswer, { ok: false }>; calls: ProviderAnswer["call"][] };
+  | { ok: false; answer: ProviderFailure; calls: ProviderAnswer["call"][] };
 
 /**
  * Access tokens per refresh token, kept until a minute before they expire, so a batch of runs for
@@ -120,14 +126,7 @@ export class AccessTokens {
     if (typeof body?.access_token !== "string") {
       return {
         ok: false,
-        answer: {
-          ok: false,
-          failure: "transient",
-          status: answer.status,
-          body: null,
-          error: { provider: "google", code: "malformed_answer", message: "Google returned no access_token" },
-          call: answer.call,
-        },
+        answer: answerFailure(answer, "transient", "malformed_answer", "Google returned no access_token"),
         calls: [answer.call],
       };
     }
@@ -138,10 +137,15 @@ export class AccessTokens {
 }
 
 /** A Calendar API request made as the vendor. */
-type CalendarRequest = Omit<ProviderRequest, "provider" | "url" | "timeoutMs" | "headers" | "fetch"> & {
-  path: string;
-  query?: Record<string, string>;
-};
+type CalendarRequest =
+  & Omit<
+    ProviderRequest,
+    "provider" | "url" | "timeoutMs" | "headers" | "fetch" | "describeError"
+  >
+  & {
+    path: string;
+    query?: Record<string, string>;
+  };
 
 /** Calendar API answers with the calls made on the way (token refreshes included). */
 export type CalendarAnswer = { answer: ProviderAnswer; calls: ProviderAnswer["call"][] };
@@ -213,18 +217,12 @@ export async function freeBusy(
     const answer = result.answer;
     return {
       calls: result.calls,
-      answer: {
-        ok: false,
-        failure: "permanent",
-        status: answer.status,
-        body: null,
-        error: {
-          provider: "google",
-          code: "calendar_unavailable",
-          message: `Google Calendar has no free/busy for calendar "${input.calendarId}"`,
-        },
-        call: answer.call,
-      },
+      answer: answerFailure(
+        answer,
+        "permanent",
+        "calendar_unavailable",
+        `Google Calendar has no free/busy for calendar "${input.calendarId}"`,
+      ),
     };
   }
   const busy = (cal.busy as { start: string; end: string }[]).map((b) => ({
@@ -356,7 +354,10 @@ export async function deleteEvent(
   });
   const a = result.answer;
   if (!a.ok && (a.status === 404 || a.status === 410)) {
-    return { answer: { ok: true, status: a.status, body: null, call: a.call }, calls: result.calls };
+    return {
+      answer: { ok: true, status: a.status, headers: new Headers(), body: null, call: a.call },
+      calls: result.calls,
+    };
   }
   return result;
 }

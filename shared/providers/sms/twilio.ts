@@ -1,6 +1,6 @@
 // Twilio Programmable Messaging adapter: one form-encoded POST to Messages.json with basic auth, classified.
-import { timedCall } from "../http_call.ts";
-import { retryAfterSeconds, type SendResult } from "../result.ts";
+import { answerFailure, bodyRecord, callProvider } from "../http.ts";
+import type { SendResult } from "../result.ts";
 
 /** The account to send as (credentials from Vault, settings from supplier_integrations). */
 export type TwilioAccount = {
@@ -52,45 +52,40 @@ export async function sendTwilioMessage(
   const url = `${account.baseUrl.replace(/\/$/, "")}/2010-04-01/Accounts/${
     encodeURIComponent(account.accountSid)
   }/Messages.json`;
-  const res = await timedCall(
-    { provider: "twilio", operation: "messages.create", label: "Twilio", timeoutMs: account.timeoutMs },
-    url,
-    {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${btoa(`${account.username}:${account.password}`)}`,
-        "content-type": "application/x-www-form-urlencoded",
-        accept: "application/json",
-      },
-      body: form,
-    },
-    fetchFn,
-  );
-  if (!res.answered) return res.result;
-  const body = res.body;
-  const code = typeof body.code === "number" ? body.code : null;
-  if (res.status >= 200 && res.status < 300 && typeof body.sid === "string") {
-    return { ok: true, provider_message_id: body.sid, call: res.call(null) };
-  }
-  const error = {
+  const answer = await callProvider({
     provider: "twilio",
-    http_status: res.status,
-    code: code === null ? `http_${res.status}` : String(code),
-    message: `Twilio answered ${res.status}${code === null ? "" : ` ${code}`}: ${
-      String(body.message ?? "").slice(0, 300)
-    }`,
-  };
-  const audit = res.call(code === null ? null : String(code));
-  if (res.status === 429 || code === 20429 || res.status >= 500) {
-    return {
-      ok: false,
-      failure: "transient",
-      error,
-      retry_after_s: retryAfterSeconds(res.headers.get("retry-after")) ??
-        (res.status === 429 ? 1 : undefined),
-      call: audit,
-    };
-  }
-  if (code !== null && PERMANENT_CODES[code]) error.code = `${code}_${PERMANENT_CODES[code]}`;
-  return { ok: false, failure: "permanent", error, call: audit };
+    operation: "messages.create",
+    method: "POST",
+    url,
+    headers: { authorization: `Basic ${btoa(`${account.username}:${account.password}`)}` },
+    body: form,
+    timeoutMs: account.timeoutMs,
+    fetch: fetchFn,
+    describeError: (status, body) => {
+      const b = bodyRecord(body);
+      const code = typeof b.code === "number" ? b.code : null;
+      return {
+        code: code === null
+          ? `http_${status}`
+          : PERMANENT_CODES[code]
+          ? `${code}_${PERMANENT_CODES[code]}`
+          : String(code),
+        message: `Twilio answered ${status}${code === null ? "" : ` ${code}`}: ${
+          String(b.message ?? "").slice(0, 300)
+        }`,
+        auditCode: code === null ? null : String(code),
+        // 20429: too many requests queued, whatever the status.
+        transient: code === 20429 ? true : undefined,
+      };
+    },
+  });
+  if (!answer.ok) return answer;
+  const sid = bodyRecord(answer.body).sid;
+  if (typeof sid === "string") return { ok: true, provider_message_id: sid, call: answer.call };
+  return answerFailure(
+    answer,
+    "permanent",
+    `http_${answer.status}`,
+    `Twilio answered ${answer.status}: no message sid`,
+  );
 }

@@ -1,6 +1,6 @@
 // WhatsApp Business Cloud API adapter: POST /{phone-number-id}/messages with a bearer token, classified.
-import { timedCall } from "../http_call.ts";
-import { retryAfterSeconds, type SendResult } from "../result.ts";
+import { answerFailure, bodyRecord, callProvider } from "../http.ts";
+import type { SendResult } from "../result.ts";
 
 /** The business number to send from. */
 export type WhatsAppAccount = {
@@ -68,50 +68,44 @@ export async function sendWhatsAppMessage(
   fetchFn: typeof fetch = fetch,
 ): Promise<SendResult & { graph_code?: number }> {
   const url = `${account.baseUrl.replace(/\/$/, "")}/${encodeURIComponent(account.phoneNumberId)}/messages`;
-  const operation = content.type === "text" ? "messages.text" : "messages.template";
-  const res = await timedCall(
-    { provider: "whatsapp", operation, label: "WhatsApp", timeoutMs: account.timeoutMs },
-    url,
-    {
-      method: "POST",
-      headers: { authorization: `Bearer ${account.accessToken}`, "content-type": "application/json" },
-      body: JSON.stringify(payload(to, content, runKey)),
-    },
-    fetchFn,
-  );
-  if (!res.answered) return res.result;
-  const body = res.body;
-  const id = (body.messages as { id?: unknown }[] | undefined)?.[0]?.id;
-  if (res.status >= 200 && res.status < 300 && typeof id === "string") {
-    return { ok: true, provider_message_id: id, call: res.call(null) };
-  }
-
-  const graph = (body.error ?? {}) as {
-    code?: unknown;
-    message?: unknown;
-    error_data?: { details?: unknown };
-  };
-  const code = typeof graph.code === "number" ? graph.code : undefined;
-  const details = typeof graph.error_data?.details === "string" ? ` (${graph.error_data.details})` : "";
-  const error = {
+  let graphCode: number | undefined;
+  const answer = await callProvider({
     provider: "whatsapp",
-    http_status: res.status,
-    code: code === undefined ? `http_${res.status}` : String(code),
-    message: `WhatsApp answered ${res.status}${code === undefined ? "" : ` ${code}`}: ${
-      String(graph.message ?? "").slice(0, 200)
-    }${details.slice(0, 200)}`,
-  };
-  const audit = res.call(code === undefined ? null : String(code));
-  if (res.status >= 500 || res.status === 429 || (code !== undefined && TRANSIENT_CODES.has(code))) {
-    return {
-      ok: false,
-      failure: "transient",
-      error,
-      // One message per ~6 s to the same recipient: back off at least that long on 131056.
-      retry_after_s: retryAfterSeconds(res.headers.get("retry-after")) ?? (code === 131056 ? 6 : undefined),
-      call: audit,
-      graph_code: code,
-    };
-  }
-  return { ok: false, failure: "permanent", error, call: audit, graph_code: code };
+    operation: content.type === "text" ? "messages.text" : "messages.template",
+    method: "POST",
+    url,
+    headers: { authorization: `Bearer ${account.accessToken}` },
+    body: payload(to, content, runKey),
+    timeoutMs: account.timeoutMs,
+    fetch: fetchFn,
+    describeError: (status, body) => {
+      const graph = bodyRecord(bodyRecord(body).error) as {
+        code?: unknown;
+        message?: unknown;
+        error_data?: { details?: unknown };
+      };
+      const code = typeof graph.code === "number" ? graph.code : undefined;
+      graphCode = code;
+      const details = typeof graph.error_data?.details === "string" ? ` (${graph.error_data.details})` : "";
+      return {
+        code: code === undefined ? `http_${status}` : String(code),
+        message: `WhatsApp answered ${status}${code === undefined ? "" : ` ${code}`}: ${
+          String(graph.message ?? "").slice(0, 200)
+        }${details.slice(0, 200)}`,
+        auditCode: code === undefined ? null : String(code),
+        transient: code !== undefined && TRANSIENT_CODES.has(code) ? true : undefined,
+        // One message per ~6 s to the same recipient: back off at least that long on 131056.
+        retryAfterS: code === 131056 ? 6 : undefined,
+      };
+    },
+  });
+  if (!answer.ok) return { ...answer, graph_code: graphCode };
+  const id = (bodyRecord(answer.body).messages as { id?: unknown }[] | undefined)?.[0]?.id;
+  if (typeof id === "string") return { ok: true, provider_message_id: id, call: answer.call };
+  return answerFailure(
+    answer,
+    "permanent",
+    `http_${answer.status}`,
+    `WhatsApp answered ${answer.status}: no message id`,
+  );
 }

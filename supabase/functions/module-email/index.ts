@@ -1,21 +1,15 @@
 // module-email: drains due email runs when the database kicks it (pg_net) or pg_cron sweeps.
-import { loadConfig, publicFunctionsUrl } from "../../../shared/config.ts";
-import { connect } from "../../../shared/db/client.ts";
 import { emailExecutor } from "../../../shared/modules/email/executor.ts";
-import { moduleHandler } from "../../../shared/runs/handler.ts";
-import { vaultSecrets } from "../../../shared/secrets.ts";
+import { moduleRuntime, serveModule } from "../../../shared/modules/runtime.ts";
 
-const config = loadConfig(Deno.env.toObject());
-const sql = connect(config.SUPABASE_DB_URL, config.DB_POOL_SIZE);
-const secrets = vaultSecrets(sql);
-declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
-
-Deno.serve(moduleHandler({
-  sql,
-  secrets,
-  executor: emailExecutor({
-    sql,
-    secrets,
+const rt = moduleRuntime();
+const { config } = rt;
+Deno.serve(serveModule(
+  "email",
+  rt,
+  emailExecutor({
+    sql: rt.sql,
+    secrets: rt.secrets,
     providers: {
       resend: config.RESEND_BASE_URL,
       sendgrid: config.SENDGRID_BASE_URL,
@@ -24,16 +18,7 @@ Deno.serve(moduleHandler({
       mailgunEu: config.MAILGUN_EU_BASE_URL,
       timeoutMs: config.PROVIDER_TIMEOUT_MS,
     },
-    functionsUrl: publicFunctionsUrl(config),
+    functionsUrl: rt.linksBaseUrl,
     circuit: { failureThreshold: config.CIRCUIT_FAILURE_THRESHOLD, cooldownS: config.CIRCUIT_COOLDOWN_S },
   }),
-  options: {
-    module: "email",
-    concurrency: config.WORKER_CONCURRENCY,
-    batch: config.CLAIM_BATCH,
-    leaseSeconds: config.LEASE_SECONDS,
-    lingerMs: config.LINGER_MS,
-    maxMs: config.MAX_DRAIN_MS,
-  },
-  waitUntil: typeof EdgeRuntime === "undefined" ? undefined : (p) => EdgeRuntime.waitUntil(p),
-}));
+));

@@ -1,32 +1,17 @@
 // module-sms: drains due SMS/WhatsApp runs when the database kicks it (pg_net) or pg_cron sweeps.
-import { loadConfig, publicFunctionsUrl } from "../../../shared/config.ts";
-import { connect } from "../../../shared/db/client.ts";
 import { smsExecutor } from "../../../shared/modules/sms/executor.ts";
-import { moduleHandler } from "../../../shared/runs/handler.ts";
-import { vaultSecrets } from "../../../shared/secrets.ts";
+import { moduleRuntime, serveModule } from "../../../shared/modules/runtime.ts";
 
-const config = loadConfig(Deno.env.toObject());
-const sql = connect(config.SUPABASE_DB_URL, config.DB_POOL_SIZE);
-const secrets = vaultSecrets(sql);
-declare const EdgeRuntime: { waitUntil(p: Promise<unknown>): void } | undefined;
-
-Deno.serve(moduleHandler({
-  sql,
-  secrets,
-  executor: smsExecutor({
-    sql,
-    secrets,
+const rt = moduleRuntime();
+const { config } = rt;
+Deno.serve(serveModule(
+  "sms",
+  rt,
+  smsExecutor({
+    sql: rt.sql,
+    secrets: rt.secrets,
     twilio: { baseUrl: config.TWILIO_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
     whatsapp: { baseUrl: config.WHATSAPP_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
-    publicFunctionsUrl: publicFunctionsUrl(config),
+    publicFunctionsUrl: rt.linksBaseUrl,
   }),
-  options: {
-    module: "sms",
-    concurrency: config.WORKER_CONCURRENCY,
-    batch: config.CLAIM_BATCH,
-    leaseSeconds: config.LEASE_SECONDS,
-    lingerMs: config.LINGER_MS,
-    maxMs: config.MAX_DRAIN_MS,
-  },
-  waitUntil: typeof EdgeRuntime === "undefined" ? undefined : (p) => EdgeRuntime.waitUntil(p),
-}));
+));
