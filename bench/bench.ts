@@ -7,7 +7,7 @@ import { dbUrl, gatewayUrl, root } from "../stack/config.ts";
 import { restart, up } from "../stack/cli.ts";
 import { postgresStatus } from "../stack/postgres.ts";
 import { stackDb } from "../tests/helpers/stack.ts";
-import { clusterCpuSeconds, MemorySampler } from "./measure.ts";
+import { clusterCpuSeconds, cpuSeconds, MemorySampler } from "./measure.ts";
 import { graphileDrain, type PeerResult } from "./peer.ts";
 import { latencyChart, replaceReadmeBlock, table, type Target } from "./report.ts";
 import {
@@ -33,10 +33,18 @@ export type BenchOptions = {
   out: string;
   /** Also write the chart and the README block (full runs). */
   publish: boolean;
+  /** Open-loop rates instead of the plan's (for exploring one load). */
+  rates?: number[];
+  /** Skip the backlog workload (exploring). */
+  backlog?: boolean;
   /** Simulated provider latency. */
   latencyMs: number;
   log: (line: string) => void;
 };
+
+/** CPU used during a workload by Postgres, module-email, the stack daemon (simulator, gateway, pg_net
+ * worker) and the bench's own driver, in % of one core. */
+type CpuShare = { postgres: number; function: number; daemon: number; bench: number };
 
 const TUNING_KEYS = [
   "WORKER_CONCURRENCY",
@@ -98,22 +106,39 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     .duplicate_run_keys;
   const memory = new MemorySampler(() => functionPid("module-email"));
   memory.start();
-  const pgCpu = async () => (pg.pid ? await clusterCpuSeconds(pg.pid) : 0);
-  const measureCpu = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
-    const [cpu0, t0] = [await pgCpu(), performance.now()];
+  // CPU of each process of the pipeline during a workload, in % of one core.
+  const daemonPid = Number((await Deno.readTextFile(`${root}/.stack/daemon.pid`)).trim());
+  const cpuNow = async () => {
+    const fn = await functionPid("module-email");
+    return {
+      postgres: pg.pid ? await clusterCpuSeconds(pg.pid) : 0,
+      function: fn ? await cpuSeconds(fn) : 0,
+      daemon: await cpuSeconds(daemonPid),
+      bench: await cpuSeconds(Deno.pid),
+    };
+  };
+  const measureCpu = async <T>(work: () => Promise<T>): Promise<[T, CpuShare]> => {
+    const [cpu0, t0] = [await cpuNow(), performance.now()];
     const result = await work();
-    const pct = (100 * ((await pgCpu()) - cpu0)) / ((performance.now() - t0) / 1000);
-    return [result, Math.round(pct)];
+    const cpu1 = await cpuNow();
+    const wall = (performance.now() - t0) / 1000;
+    const pct = (k: keyof CpuShare) => Math.round((100 * (cpu1[k] - cpu0[k])) / wall);
+    return [result, {
+      postgres: pct("postgres"),
+      function: pct("function"),
+      daemon: pct("daemon"),
+      bench: pct("bench"),
+    }];
   };
   const scenario = await setUpScenario(sql, plan.couples);
   const firstRun = await lastRunId(sql);
   const timeout = opts.smoke ? 60_000 : 180_000;
   let drain: DrainResult;
-  let peer: PeerResult | null = null;
-  const openLoop: (OpenLoopResult & { pg_cpu_pct: number })[] = [];
+  let peer: (PeerResult & { cpu_pct: CpuShare }) | null = null;
+  const openLoop: (OpenLoopResult & { cpu_pct: CpuShare })[] = [];
   let backlog: { results: BacklogResult[]; plan: string };
   let lost: number;
-  let drainCpu: number;
+  let drainCpu: CpuShare;
   try {
     log(`drain: ${plan.drain.toLocaleString("en")} runs from one bulk transition`);
     [drain, drainCpu] = await measureCpu(() => drainWorkload(scenario, plan.drain, timeout));
@@ -124,17 +149,22 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
           plan.drain.toLocaleString("en")
         } jobs at concurrency ${settings.WORKER_CONCURRENCY}`,
       );
-      peer = await graphileDrain(scenario, plan.drain, settings.WORKER_CONCURRENCY, timeout);
+      const [result, cpu] = await measureCpu(() =>
+        graphileDrain(scenario, plan.drain, settings.WORKER_CONCURRENCY, timeout)
+      );
+      peer = { ...result, cpu_pct: cpu };
       log(`graphile-worker: ${peer.runs_per_s} jobs/s`);
     }
-    for (const rate of plan.rates) {
+    for (const rate of opts.rates ?? plan.rates) {
       log(`open loop: ${rate} transitions/s for ${plan.seconds} s`);
       const [level, cpu] = await measureCpu(() => openLoopWorkload(scenario, rate, plan.seconds, timeout));
-      openLoop.push({ ...level, pg_cpu_pct: cpu });
+      openLoop.push({ ...level, cpu_pct: cpu });
       log(`open loop ${rate}/s: p50 ${level.p50_ms} ms, p99 ${level.p99_ms} ms`);
     }
     lost = (await settle(scenario, firstRun, timeout)).open;
-    backlog = await backlogWorkload(plan.backlog, plan.claims, 50, log);
+    backlog = opts.backlog === false
+      ? { results: [], plan: "" }
+      : await backlogWorkload(plan.backlog, plan.claims, 50, log);
   } finally {
     await simulator("/_sim/config", { provider: "resend", latency_ms: previousLatency });
     await tearDownScenario(scenario).catch((e) => log(`clean-up failed: ${e}`));
@@ -158,10 +188,6 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     claim_p99_ms_10k: claimAt(0),
     claim_p99_ms_1m: claimAt(1),
     peak_rss_mb: peakRss,
-    postgres_cpu_pct: {
-      drain: drainCpu,
-      open_loop: Object.fromEntries(openLoop.map((l) => [l.rate, l.pg_cpu_pct])),
-    },
     machine: {
       cores: navigator.hardwareConcurrency,
       memory_mb: Math.round(Deno.systemMemoryInfo().total / 1024 / 1024),
@@ -175,7 +201,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       linger_ms: settings.LINGER_MS,
       db_pool_size: settings.DB_POOL_SIZE,
     },
-    drain: { ...drain, postgres_cpu_pct: drainCpu },
+    drain: { ...drain, cpu_pct: drainCpu },
     graphile: peer,
     open_loop: openLoop,
     backlog: backlog.results,
@@ -222,12 +248,14 @@ function checkTargets(r: {
   ];
 }
 
+const cpuText = (c: CpuShare) => `${c.postgres}/${c.function}/${c.daemon}/${c.bench}`;
+
 function printTable(r: Record<string, unknown>, targets: Target[], log: (line: string) => void): void {
-  const drain = r.drain as DrainResult;
-  const peer = r.graphile as PeerResult | null;
+  const drain = r.drain as DrainResult & { cpu_pct: CpuShare };
+  const peer = r.graphile as (PeerResult & { cpu_pct: CpuShare }) | null;
   const lines = [
     table([
-      ["workload", "runs", "seconds", "runs/s", "p50 ms", "p95 ms", "p99 ms", "postgres cpu %"],
+      ["workload", "runs", "seconds", "runs/s", "p50 ms", "p95 ms", "p99 ms", "cpu % pg/fn/daemon/bench"],
       [
         "drain (ours)",
         drain.succeeded,
@@ -236,14 +264,21 @@ function printTable(r: Record<string, unknown>, targets: Target[], log: (line: s
         null,
         null,
         null,
-        (r.postgres_cpu_pct as {
-          drain: number;
-        }).drain,
+        cpuText(drain.cpu_pct),
       ],
       ...(peer
-        ? [["drain (graphile-worker)", peer.succeeded, peer.seconds, peer.runs_per_s, null, null, null, null]]
+        ? [[
+          "drain (graphile-worker)",
+          peer.succeeded,
+          peer.seconds,
+          peer.runs_per_s,
+          null,
+          null,
+          null,
+          cpuText(peer.cpu_pct),
+        ]]
         : []),
-      ...(r.open_loop as (OpenLoopResult & { pg_cpu_pct: number })[]).map((l) => [
+      ...(r.open_loop as (OpenLoopResult & { cpu_pct: CpuShare })[]).map((l) => [
         `open loop ${l.rate}/s`,
         l.received,
         l.seconds,
@@ -251,7 +286,7 @@ function printTable(r: Record<string, unknown>, targets: Target[], log: (line: s
         l.p50_ms,
         l.p95_ms,
         l.p99_ms,
-        l.pg_cpu_pct,
+        cpuText(l.cpu_pct),
       ]),
     ]),
     "",
@@ -312,6 +347,7 @@ if (import.meta.main) {
   const args = new Set(Deno.args);
   const smoke = args.has("--smoke");
   const outArg = Deno.args.find((a) => a.startsWith("--out="))?.slice(6);
+  const ratesArg = Deno.args.find((a) => a.startsWith("--rates="))?.slice(8);
   const latencyArg = Deno.args.find((a) => a.startsWith("--latency-ms="))?.slice(13);
   const log = (line: string) => console.log(line.startsWith("\n") ? line : `[bench] ${line}`);
   await runBench({
@@ -320,6 +356,8 @@ if (import.meta.main) {
     out: outArg ?? fileURLToPath(new URL(`./results/${smoke ? "smoke" : "latest"}.json`, import.meta.url)),
     publish: !smoke && !outArg,
     latencyMs: latencyArg ? Number(latencyArg) : 50,
+    rates: ratesArg === undefined ? undefined : ratesArg.split(",").filter(Boolean).map(Number),
+    backlog: !args.has("--no-backlog"),
     log,
   });
   Deno.exit(0);

@@ -1,7 +1,7 @@
 // The benchmark's peer: graphile-worker (run by Node) executing a task that makes the same Resend call to
 // the simulator as module-email, at the same concurrency, on the same Postgres in its own schema.
 // Driven over stdin/stdout by bench/peer.ts: prints "ready" once the worker listens, stops on stdin's end.
-import { run } from "graphile-worker";
+import { Logger, run } from "graphile-worker";
 
 const env = (name) => {
   const value = process.env[name];
@@ -44,7 +44,10 @@ const runner = await run({
       failJobBatchDelay: 0,
     },
   },
-  logger: undefined,
+  // Errors only: stdout is the line protocol with the bench, and per-job logging would cost the peer CPU.
+  logger: new Logger(() => (level, message) => {
+    if (level === "error") console.error(`[graphile-worker] ${message}`);
+  }),
   taskList: { send_email: sendEmail },
 });
 process.stdout.write("ready\n");

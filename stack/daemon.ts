@@ -67,6 +67,7 @@ const tuningKeys = [
   "CLAIM_BATCH",
   "LEASE_SECONDS",
   "LINGER_MS",
+  "POLL_MS",
   "MAX_DRAIN_MS",
   "DB_POOL_SIZE",
 ];

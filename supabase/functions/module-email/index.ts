@@ -24,6 +24,7 @@ Deno.serve(moduleHandler({
     batch: config.CLAIM_BATCH,
     leaseSeconds: config.LEASE_SECONDS,
     lingerMs: config.LINGER_MS,
+    pollMs: config.POLL_MS,
     maxMs: config.MAX_DRAIN_MS,
   },
   waitUntil: typeof EdgeRuntime === "undefined" ? undefined : (p) => EdgeRuntime.waitUntil(p),
