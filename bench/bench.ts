@@ -315,7 +315,13 @@ async function publish(
   levels: OpenLoopResult[],
   targets: Target[],
 ): Promise<void> {
-  const machine = r.machine as { cores: number; memory_mb: number; postgres: string; deno: string };
+  const machine = r.machine as {
+    cores: number;
+    memory_mb: number;
+    postgres: string;
+    deno: string;
+    load_average: number[];
+  };
   const settings = r.settings as { provider_latency_ms: number; worker_concurrency: number };
   const caption = `${machine.cores} cores, provider latency ${settings.provider_latency_ms} ms, ` +
     `concurrency ${settings.worker_concurrency}, ${
@@ -327,7 +333,8 @@ async function publish(
       String(r.generated_at).slice(0, 16).replace("T", " ")
     } UTC, ${machine.cores} cores, ` +
     `${Math.round(machine.memory_mb / 1024)} GB, PostgreSQL ${machine.postgres}, Deno ${machine.deno}, ` +
-    `provider latency ${settings.provider_latency_ms} ms, concurrency ${settings.worker_concurrency} ` +
+    `provider latency ${settings.provider_latency_ms} ms, concurrency ${settings.worker_concurrency}, ` +
+    `load average at the end ${machine.load_average.map((l) => l.toFixed(1)).join(" / ")} ` +
     `([latest.json](bench/results/latest.json)).`,
     "",
     "| figure | value | target |",
@@ -336,6 +343,7 @@ async function publish(
       `| ${t.what} | ${t.value ?? "-"} | ${t.target}${t.met === false ? " (not met)" : ""} |`
     ),
     `| graphile_runs_per_s | ${r.graphile_runs_per_s ?? "-"} | |`,
+    `| claim_p99_ms_10k / claim_p99_ms_1m | ${r.claim_p99_ms_10k} / ${r.claim_p99_ms_1m} | |`,
     "",
     "![Latency percentiles per load](bench/results/latency.svg)",
   ].join("\n");
