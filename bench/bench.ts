@@ -51,6 +51,7 @@ const TUNING_KEYS = [
   "CLAIM_BATCH",
   "LINGER_MS",
   "POLL_MS",
+  "RECORD_DELAY_MS",
   "DB_POOL_SIZE",
   "MAX_DRAIN_MS",
 ] as const;
@@ -199,6 +200,8 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       worker_concurrency: settings.WORKER_CONCURRENCY,
       claim_batch: settings.CLAIM_BATCH,
       linger_ms: settings.LINGER_MS,
+      poll_ms: settings.POLL_MS,
+      record_delay_ms: settings.RECORD_DELAY_MS,
       db_pool_size: settings.DB_POOL_SIZE,
     },
     drain: { ...drain, cpu_pct: drainCpu },
