@@ -68,6 +68,7 @@ const tuningKeys = [
   "LEASE_SECONDS",
   "LINGER_MS",
   "POLL_MS",
+  "RECORD_DELAY_MS",
   "MAX_DRAIN_MS",
   "DB_POOL_SIZE",
 ];

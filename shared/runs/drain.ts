@@ -20,6 +20,8 @@ export type DrainOptions = {
   pollMs?: number;
   /** Outcomes recorded per SQL call at most. */
   recordBatch?: number;
+  /** How long finished attempts wait for others before they are recorded together (default 0). */
+  recordDelayMs?: number;
   /** Asked when the linger has run out: true means a kick arrived meanwhile, so keep polling. */
   keepGoing?: () => boolean;
 };
@@ -49,6 +51,8 @@ class OutcomeRecorder {
     private readonly sql: Sql,
     private readonly batch: number,
     private readonly log: (line: string) => void,
+    private readonly gatherMs: number,
+    private readonly sleep: (ms: number) => Promise<void>,
   ) {}
 
   add(run: ModuleRun, attempt: Attempt): void {
@@ -57,8 +61,10 @@ class OutcomeRecorder {
   }
 
   async #flushLoop(): Promise<void> {
-    // Yield once so outcomes finishing together share one call.
-    await Promise.resolve();
+    // Let outcomes gather so they share one call: each record_outcomes call has a fixed cost (the
+    // journey advance, the audit insert, a commit) that small batches would pay over and over.
+    if (this.gatherMs > 0 && this.#pending.length < this.batch) await this.sleep(this.gatherMs);
+    else await Promise.resolve();
     while (this.#pending.length > 0) {
       const chunk = this.#pending.splice(0, this.batch);
       try {
@@ -91,7 +97,13 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
   const sleep = deps.sleep ?? defaultSleep;
   const log = deps.log ?? console.error;
   const pollMs = opts.pollMs ?? 20;
-  const recorder = new OutcomeRecorder(deps.sql, opts.recordBatch ?? 200, log);
+  const recorder = new OutcomeRecorder(
+    deps.sql,
+    opts.recordBatch ?? 200,
+    log,
+    opts.recordDelayMs ?? 0,
+    sleep,
+  );
   const started = now();
   const refill = Math.max(1, Math.min(opts.batch, opts.concurrency >> 2));
   let inflight = 0;

@@ -25,6 +25,7 @@ Deno.serve(moduleHandler({
     leaseSeconds: config.LEASE_SECONDS,
     lingerMs: config.LINGER_MS,
     pollMs: config.POLL_MS,
+    recordDelayMs: config.RECORD_DELAY_MS,
     maxMs: config.MAX_DRAIN_MS,
   },
   waitUntil: typeof EdgeRuntime === "undefined" ? undefined : (p) => EdgeRuntime.waitUntil(p),
