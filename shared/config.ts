@@ -42,6 +42,10 @@ const schema = z.object({
   LEASE_SECONDS: positiveInt(60),
   /** How long a drain keeps polling for new due runs once the queue is empty. */
   LINGER_MS: z.coerce.number().int().nonnegative().default(1_000),
+  /** How often a drain looks for newly due runs once the queue is drained (latency of a new run ≈ half). */
+  POLL_MS: positiveInt(20),
+  /** How long finished attempts wait for others so that their outcomes are recorded in one call. */
+  RECORD_DELAY_MS: z.coerce.number().int().nonnegative().default(25),
   /** Upper bound of one drain (the platform's wall-clock limit is 150 s). */
   MAX_DRAIN_MS: positiveInt(60_000),
   /** Connections one function instance opens to Postgres. */

@@ -85,6 +85,8 @@ const tuningKeys = [
   "CLAIM_BATCH",
   "LEASE_SECONDS",
   "LINGER_MS",
+  "POLL_MS",
+  "RECORD_DELAY_MS",
   "MAX_DRAIN_MS",
   "DB_POOL_SIZE",
 ];

@@ -60,6 +60,8 @@ export function serveModule(
       batch: config.CLAIM_BATCH,
       leaseSeconds: config.LEASE_SECONDS,
       lingerMs: config.LINGER_MS,
+      pollMs: config.POLL_MS,
+      recordDelayMs: config.RECORD_DELAY_MS,
       maxMs: config.MAX_DRAIN_MS,
     },
     waitUntil: typeof EdgeRuntime === "undefined" ? undefined : (p) => EdgeRuntime.waitUntil(p),

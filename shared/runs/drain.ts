@@ -20,6 +20,8 @@ export type DrainOptions = {
   pollMs?: number;
   /** Outcomes recorded per SQL call at most. */
   recordBatch?: number;
+  /** How long finished attempts wait for others before they are recorded together (default 0). */
+  recordDelayMs?: number;
   /** Asked when the linger has run out: true means a kick arrived meanwhile, so keep polling. */
   keepGoing?: () => boolean;
 };
@@ -49,6 +51,8 @@ class OutcomeRecorder {
     private readonly sql: Sql,
     private readonly batch: number,
     private readonly log: (line: string) => void,
+    private readonly gatherMs: number,
+    private readonly sleep: (ms: number) => Promise<void>,
   ) {}
 
   add(run: ModuleRun, attempt: Attempt): void {
@@ -57,8 +61,10 @@ class OutcomeRecorder {
   }
 
   async #flushLoop(): Promise<void> {
-    // Yield once so outcomes finishing together share one call.
-    await Promise.resolve();
+    // Let outcomes gather so they share one call: each record_outcomes call has a fixed cost (the
+    // journey advance, the audit insert, a commit) that small batches would pay over and over.
+    if (this.gatherMs > 0 && this.#pending.length < this.batch) await this.sleep(this.gatherMs);
+    else await Promise.resolve();
     while (this.#pending.length > 0) {
       const chunk = this.#pending.splice(0, this.batch);
       try {
@@ -78,20 +84,49 @@ class OutcomeRecorder {
   }
 }
 
-/** Drains due runs of one module until none are due for `lingerMs`, or `maxMs` has passed. */
+/**
+ * Drains due runs of one module until none are due for `lingerMs`, or `maxMs` has passed.
+ *
+ * While the queue has a backlog (the last claim came back full) it claims again as soon as a quarter of
+ * the slots (at most a batch) are free, so provider calls stay in flight back to back. Once the queue
+ * is drained it claims at most every `pollMs`, whether or not calls are in flight: a run that becomes
+ * due waits about half a poll, never a whole provider call.
+ */
 export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainSummary> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const log = deps.log ?? console.error;
   const pollMs = opts.pollMs ?? 20;
-  const recorder = new OutcomeRecorder(deps.sql, opts.recordBatch ?? 200, log);
+  const recorder = new OutcomeRecorder(
+    deps.sql,
+    opts.recordBatch ?? 200,
+    log,
+    opts.recordDelayMs ?? 0,
+    sleep,
+  );
   const started = now();
-  const inflight = new Set<Promise<void>>();
+  const refill = Math.max(1, Math.min(opts.batch, opts.concurrency >> 2));
+  let inflight = 0;
   let claimed = 0;
+  let backlog = true;
+  let nextPoll = started;
   let idleSince: number | null = null;
+  // One waiter at a time: woken by the next finished call (not a Promise.race over every call in flight).
+  let wake: (() => void) | null = null;
+  const slotFreed = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  /** Resolves when a call finishes, or after `ms` when given (then a finishing call resolves nothing). */
+  const waitForSlot = (ms?: number) => {
+    const freed = new Promise<void>((resolve) => (wake = resolve));
+    return ms === undefined ? freed : Promise.race([freed, sleep(Math.max(1, ms))]);
+  };
 
   const execute = (run: ModuleRun, exec: (run: ModuleRun) => Promise<Attempt>) => {
-    const task = exec(run)
+    inflight++;
+    exec(run)
       .catch((error): Attempt => ({
         outcome: {
           kind: "transient",
@@ -100,14 +135,20 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
         calls: [],
       }))
       .then((attempt) => recorder.add(run, attempt))
-      .finally(() => inflight.delete(task));
-    inflight.add(task);
+      .finally(() => {
+        inflight--;
+        slotFreed();
+      });
   };
 
   while (now() - started < opts.maxMs) {
-    const free = opts.concurrency - inflight.size;
-    if (inflight.size === 0 || free >= Math.max(1, Math.min(opts.batch, opts.concurrency >> 1))) {
-      const runs = await claimRuns(deps.sql, opts.module, Math.min(free, opts.batch), opts.leaseSeconds);
+    const free = opts.concurrency - inflight;
+    const due = backlog ? free >= refill : free > 0 && now() >= nextPoll;
+    if (due) {
+      const limit = Math.min(free, opts.batch);
+      const runs = await claimRuns(deps.sql, opts.module, limit, opts.leaseSeconds);
+      backlog = runs.length === limit;
+      if (!backlog) nextPoll = now() + pollMs;
       if (runs.length > 0) {
         idleSince = null;
         claimed += runs.length;
@@ -116,8 +157,9 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
         continue;
       }
     }
-    if (inflight.size > 0) {
-      await Promise.race(inflight);
+    if (inflight > 0) {
+      idleSince = null;
+      await waitForSlot(backlog ? undefined : nextPoll - now());
       continue;
     }
     idleSince ??= now();
@@ -125,9 +167,9 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
       if (!opts.keepGoing?.()) break;
       idleSince = now();
     }
-    await sleep(pollMs);
+    await sleep(Math.max(1, nextPoll - now()));
   }
-  await Promise.all(inflight);
+  while (inflight > 0) await waitForSlot();
   await recorder.settle();
   return { claimed, recorded: recorder.recorded, failed_records: recorder.failed, ms: now() - started };
 }

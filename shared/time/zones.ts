@@ -238,7 +238,13 @@ function supportedLocale(locale: string): string {
  */
 export function formatWeddingDate(date: string, locale: string): string {
   const { year, month, day } = parseDate(date, "format the wedding date");
-  const fmt = new Intl.DateTimeFormat(supportedLocale(locale), { dateStyle: "long", timeZone: "UTC" });
+  let fmt = dateFormatters.get(locale);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat(supportedLocale(locale), { dateStyle: "long", timeZone: "UTC" });
+    // Locales come from couples' rows: bounded in practice, and capped anyway.
+    if (dateFormatters.size >= 500) dateFormatters.clear();
+    dateFormatters.set(locale, fmt);
+  }
   return fmt.format(new Date(wallMs(year, month, day)));
 }
 
@@ -274,3 +280,5 @@ export function nextOutsideQuietHours(instant: Date, tz: string, quiet: QuietHou
   const day = new Date(wallMs(now.year, now.month, now.day + (endsTomorrow ? 1 : 0)));
   return instantOf(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), end, tz);
 }
+/** One long-date formatter per locale (see formatterFor: constructing them costs far more than using them). */
+const dateFormatters = new Map<string, Intl.DateTimeFormat>();

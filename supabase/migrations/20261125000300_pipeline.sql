@@ -258,10 +258,22 @@ as $$
 declare
   v_url text;
 begin
-  -- Only the first caller in each 250 ms window sends a request; concurrent callers see the new
-  -- kicked_at once it commits and skip. A function that is already draining picks their runs up.
+  -- Coalesced without ever waiting: a recent kick is seen without a lock, and a kick in progress in
+  -- another transaction is skipped (SKIP LOCKED): its request, sent after it commits, drains our run
+  -- too, as the function lingers and polls before it stops; the sweep stays the safety net.
+  if not p_force and exists (
+    select 1 from public.dispatch_state
+    where module_type = p_module and kicked_at >= clock_timestamp() - interval '250 milliseconds'
+  ) then
+    return false;
+  end if;
   update public.dispatch_state set kicked_at = clock_timestamp()
-  where module_type = p_module and (p_force or kicked_at < clock_timestamp() - interval '250 milliseconds');
+  where module_type = (
+    select d.module_type from public.dispatch_state d
+    where d.module_type = p_module
+      and (p_force or d.kicked_at < clock_timestamp() - interval '250 milliseconds')
+    for update skip locked
+  );
   if not found then
     return false;
   end if;

@@ -1,0 +1,377 @@
+// `npm run bench`: end-to-end throughput and latency of the module pipeline on the local stack, side by
+// side with graphile-worker; writes bench/results/latest.json, the latency chart and the README figures.
+// `--smoke` is the tiny run `npm test` makes (about 200 runs, no peer, nothing written outside --out).
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../shared/config.ts";
+import { dbUrl, gatewayUrl, root } from "../stack/config.ts";
+import { restart, up } from "../stack/cli.ts";
+import { postgresStatus } from "../stack/postgres.ts";
+import { stackDb } from "../tests/helpers/stack.ts";
+import { clusterCpuSeconds, cpuSeconds, MemorySampler } from "./measure.ts";
+import { graphileDrain, type PeerResult } from "./peer.ts";
+import { latencyChart, replaceReadmeBlock, table, type Target } from "./report.ts";
+import {
+  type BacklogResult,
+  backlogWorkload,
+  type DrainResult,
+  drainWorkload,
+  lastRunId,
+  type OpenLoopResult,
+  openLoopWorkload,
+  settle,
+  setUpScenario,
+  simulator,
+  tearDownScenario,
+} from "./workloads.ts";
+
+/** What a benchmark run does. */
+export type BenchOptions = {
+  smoke: boolean;
+  /** Run graphile-worker side by side (not in smoke runs). */
+  peer: boolean;
+  /** Where the results JSON goes. */
+  out: string;
+  /** Also write the chart and the README block (full runs). */
+  publish: boolean;
+  /** Open-loop rates instead of the plan's (for exploring one load). */
+  rates?: number[];
+  /** Skip the backlog workload (exploring). */
+  backlog?: boolean;
+  /** Simulated provider latency. */
+  latencyMs: number;
+  log: (line: string) => void;
+};
+
+/** CPU used during a workload by Postgres, module-email, the stack daemon (simulator, gateway, pg_net
+ * worker) and the bench's own driver, in % of one core. */
+type CpuShare = { postgres: number; function: number; daemon: number; bench: number };
+
+const TUNING_KEYS = [
+  "WORKER_CONCURRENCY",
+  "CLAIM_BATCH",
+  "LINGER_MS",
+  "POLL_MS",
+  "RECORD_DELAY_MS",
+  "DB_POOL_SIZE",
+  "MAX_DRAIN_MS",
+] as const;
+
+/** Sizes of a full run and of the smoke run. */
+const PLAN = {
+  full: {
+    couples: 2000,
+    drain: 20_000,
+    rates: [100, 500, 1000],
+    seconds: 30,
+    backlog: [10_000, 1_000_000],
+    claims: 200,
+  },
+  smoke: { couples: 50, drain: 100, rates: [50], seconds: 2, backlog: [100, 1_000], claims: 10 },
+};
+
+async function functionPid(name: string): Promise<number | undefined> {
+  const res = await fetch(`${gatewayUrl}/_gateway/status`);
+  const status = await res.json() as { functions: Record<string, { pid: number | null }> };
+  return status.functions[name]?.pid ?? undefined;
+}
+
+async function versions(): Promise<{ postgres: string; deno: string; node: string | null }> {
+  const sql = stackDb();
+  try {
+    const [row] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+    const node = await new Deno.Command("node", { args: ["--version"] }).output().catch(() => undefined);
+    return {
+      postgres: row.v,
+      deno: Deno.version.deno,
+      node: node?.success ? new TextDecoder().decode(node.stdout).trim() : null,
+    };
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Runs the benchmark and returns the results object written to `out`. */
+export async function runBench(opts: BenchOptions): Promise<Record<string, unknown>> {
+  const plan = opts.smoke ? PLAN.smoke : PLAN.full;
+  const log = opts.log;
+  await up({ log });
+  // The daemon passes the tuning knobs of its own environment to the functions: restart it to apply ours.
+  if (!opts.smoke && TUNING_KEYS.some((k) => Deno.env.get(k) !== undefined)) await restart({ log });
+  const settings = loadConfig({ ...Deno.env.toObject(), SUPABASE_DB_URL: dbUrl() });
+  const pg = await postgresStatus();
+  const sql = stackDb();
+  const previousLatency =
+    (await simulator<{ latency_ms: number }>("/_sim/config?provider=resend")).latency_ms;
+  await simulator("/_sim/config", { provider: "resend", latency_ms: opts.latencyMs });
+  const dupBefore = (await simulator<{ resend: { duplicate_run_keys: number } }>("/_sim/stats")).resend
+    .duplicate_run_keys;
+  const memory = new MemorySampler(() => functionPid("module-email"));
+  memory.start();
+  // CPU of each process of the pipeline during a workload, in % of one core.
+  const daemonPid = Number((await Deno.readTextFile(`${root}/.stack/daemon.pid`)).trim());
+  const cpuNow = async () => {
+    const fn = await functionPid("module-email");
+    return {
+      postgres: pg.pid ? await clusterCpuSeconds(pg.pid) : 0,
+      function: fn ? await cpuSeconds(fn) : 0,
+      daemon: await cpuSeconds(daemonPid),
+      bench: await cpuSeconds(Deno.pid),
+    };
+  };
+  const measureCpu = async <T>(work: () => Promise<T>): Promise<[T, CpuShare]> => {
+    const [cpu0, t0] = [await cpuNow(), performance.now()];
+    const result = await work();
+    const cpu1 = await cpuNow();
+    const wall = (performance.now() - t0) / 1000;
+    const pct = (k: keyof CpuShare) => Math.round((100 * (cpu1[k] - cpu0[k])) / wall);
+    return [result, {
+      postgres: pct("postgres"),
+      function: pct("function"),
+      daemon: pct("daemon"),
+      bench: pct("bench"),
+    }];
+  };
+  const scenario = await setUpScenario(sql, plan.couples);
+  const firstRun = await lastRunId(sql);
+  const timeout = opts.smoke ? 60_000 : 180_000;
+  let drain: DrainResult;
+  let peer: (PeerResult & { cpu_pct: CpuShare }) | null = null;
+  const openLoop: (OpenLoopResult & { cpu_pct: CpuShare })[] = [];
+  let backlog: { results: BacklogResult[]; plan: string };
+  let lost: number;
+  let drainCpu: CpuShare;
+  try {
+    log(`drain: ${plan.drain.toLocaleString("en")} runs from one bulk transition`);
+    [drain, drainCpu] = await measureCpu(() => drainWorkload(scenario, plan.drain, timeout));
+    log(`drain: ${drain.runs_per_s} runs/s`);
+    if (opts.peer) {
+      log(
+        `graphile-worker: ${
+          plan.drain.toLocaleString("en")
+        } jobs at concurrency ${settings.WORKER_CONCURRENCY}`,
+      );
+      const [result, cpu] = await measureCpu(() =>
+        graphileDrain(scenario, plan.drain, settings.WORKER_CONCURRENCY, timeout)
+      );
+      peer = { ...result, cpu_pct: cpu };
+      log(`graphile-worker: ${peer.runs_per_s} jobs/s`);
+    }
+    for (const rate of opts.rates ?? plan.rates) {
+      log(`open loop: ${rate} transitions/s for ${plan.seconds} s`);
+      const [level, cpu] = await measureCpu(() => openLoopWorkload(scenario, rate, plan.seconds, timeout));
+      openLoop.push({ ...level, cpu_pct: cpu });
+      log(`open loop ${rate}/s: p50 ${level.p50_ms} ms, p99 ${level.p99_ms} ms`);
+    }
+    lost = (await settle(scenario, firstRun, timeout)).open;
+    backlog = opts.backlog === false
+      ? { results: [], plan: "" }
+      : await backlogWorkload(plan.backlog, plan.claims, 50, log);
+  } finally {
+    await simulator("/_sim/config", { provider: "resend", latency_ms: previousLatency });
+    await tearDownScenario(scenario).catch((e) => log(`clean-up failed: ${e}`));
+    await sql.end();
+  }
+  const peakRss = await memory.stop();
+  const dupAfter = (await simulator<{ resend: { duplicate_run_keys: number } }>("/_sim/stats")).resend
+    .duplicate_run_keys;
+  const at500 = openLoop.find((l) => l.rate === 500) ?? null;
+  // The server's own time of the claim (EXPLAIN ANALYZE): what grows if the claim scans the backlog. The
+  // client round trip (also in `backlog`) is dominated by scheduling noise on a shared 2-core machine.
+  const claimAt = (i: number) => backlog.results[i]?.server_p99_ms ?? null;
+  const results = {
+    generated_at: new Date().toISOString(),
+    mode: opts.smoke ? "smoke" : "full",
+    runs_per_s: drain.runs_per_s,
+    graphile_runs_per_s: peer?.runs_per_s ?? null,
+    ratio_vs_graphile: peer ? Math.round((100 * drain.runs_per_s) / peer.runs_per_s) / 100 : null,
+    p50_ms_at_500: at500?.p50_ms ?? null,
+    p99_ms_at_500: at500?.p99_ms ?? null,
+    duplicates: dupAfter - dupBefore,
+    lost,
+    claim_p99_ms_10k: claimAt(0),
+    claim_p99_ms_1m: claimAt(1),
+    peak_rss_mb: peakRss,
+    machine: {
+      cores: navigator.hardwareConcurrency,
+      memory_mb: Math.round(Deno.systemMemoryInfo().total / 1024 / 1024),
+      load_average: Deno.loadavg(),
+      ...(await versions()),
+    },
+    settings: {
+      provider_latency_ms: opts.latencyMs,
+      worker_concurrency: settings.WORKER_CONCURRENCY,
+      claim_batch: settings.CLAIM_BATCH,
+      linger_ms: settings.LINGER_MS,
+      poll_ms: settings.POLL_MS,
+      record_delay_ms: settings.RECORD_DELAY_MS,
+      db_pool_size: settings.DB_POOL_SIZE,
+    },
+    drain: { ...drain, cpu_pct: drainCpu },
+    graphile: peer,
+    open_loop: openLoop,
+    backlog: backlog.results,
+    claim_plan: backlog.plan,
+  };
+  const targets = checkTargets(results);
+  const out = { ...results, targets };
+  await Deno.mkdir(new URL(".", `file://${opts.out}`).pathname, { recursive: true });
+  await Deno.writeTextFile(opts.out, JSON.stringify(out, null, 2) + "\n");
+  printTable(out, targets, log);
+  if (opts.publish) await publish(out, openLoop, targets);
+  return out;
+}
+
+function checkTargets(r: {
+  runs_per_s: number;
+  ratio_vs_graphile: number | null;
+  p50_ms_at_500: number | null;
+  p99_ms_at_500: number | null;
+  duplicates: number;
+  lost: number;
+  claim_p99_ms_10k: number | null;
+  claim_p99_ms_1m: number | null;
+  peak_rss_mb: number;
+}): Target[] {
+  const check = (what: string, value: number | null, target: string, ok: (v: number) => boolean): Target => ({
+    what,
+    value,
+    target,
+    met: value === null ? null : ok(value),
+  });
+  const claimRatio = r.claim_p99_ms_10k && r.claim_p99_ms_1m !== null
+    ? Math.round((100 * r.claim_p99_ms_1m) / r.claim_p99_ms_10k) / 100
+    : null;
+  return [
+    check("runs_per_s", r.runs_per_s, ">= 1000", (v) => v >= 1000),
+    check("ratio_vs_graphile", r.ratio_vs_graphile, ">= 1.0", (v) => v >= 1),
+    check("p50_ms_at_500", r.p50_ms_at_500, "<= 50", (v) => v <= 50),
+    check("p99_ms_at_500", r.p99_ms_at_500, "<= 250", (v) => v <= 250),
+    check("duplicates", r.duplicates, "= 0", (v) => v === 0),
+    check("lost", r.lost, "= 0", (v) => v === 0),
+    check("claim_p99_1m / claim_p99_10k", claimRatio, "<= 2", (v) => v <= 2),
+    check("peak_rss_mb", r.peak_rss_mb, "<= 150", (v) => v <= 150),
+  ];
+}
+
+const cpuText = (c: CpuShare) => `${c.postgres}/${c.function}/${c.daemon}/${c.bench}`;
+
+function printTable(r: Record<string, unknown>, targets: Target[], log: (line: string) => void): void {
+  const drain = r.drain as DrainResult & { cpu_pct: CpuShare };
+  const peer = r.graphile as (PeerResult & { cpu_pct: CpuShare }) | null;
+  const lines = [
+    table([
+      ["workload", "runs", "seconds", "runs/s", "p50 ms", "p95 ms", "p99 ms", "cpu % pg/fn/daemon/bench"],
+      [
+        "drain (ours)",
+        drain.succeeded,
+        drain.seconds,
+        drain.runs_per_s,
+        null,
+        null,
+        null,
+        cpuText(drain.cpu_pct),
+      ],
+      ...(peer
+        ? [[
+          "drain (graphile-worker)",
+          peer.succeeded,
+          peer.seconds,
+          peer.runs_per_s,
+          null,
+          null,
+          null,
+          cpuText(peer.cpu_pct),
+        ]]
+        : []),
+      ...(r.open_loop as (OpenLoopResult & { cpu_pct: CpuShare })[]).map((l) => [
+        `open loop ${l.rate}/s`,
+        l.received,
+        l.seconds,
+        l.achieved_per_s,
+        l.p50_ms,
+        l.p95_ms,
+        l.p99_ms,
+        cpuText(l.cpu_pct),
+      ]),
+    ]),
+    "",
+    table([
+      ["backlog", "claims", "claim p50 ms", "claim p99 ms", "server p50 ms", "server p99 ms"],
+      ...(r.backlog as BacklogResult[]).map((b) => [
+        b.backlog.toLocaleString("en"),
+        b.claims,
+        b.p50_ms,
+        b.p99_ms,
+        b.server_p50_ms,
+        b.server_p99_ms,
+      ]),
+    ]),
+    "",
+    table([
+      ["target", "value", "wanted", "met"],
+      ...targets.map((t) => [t.what, t.value, t.target, t.met === null ? "n/a" : t.met ? "yes" : "NO"]),
+    ]),
+  ];
+  log("\n" + lines.join("\n"));
+}
+
+async function publish(
+  r: Record<string, unknown>,
+  levels: OpenLoopResult[],
+  targets: Target[],
+): Promise<void> {
+  const machine = r.machine as {
+    cores: number;
+    memory_mb: number;
+    postgres: string;
+    deno: string;
+    load_average: number[];
+  };
+  const settings = r.settings as { provider_latency_ms: number; worker_concurrency: number };
+  const caption = `${machine.cores} cores, provider latency ${settings.provider_latency_ms} ms, ` +
+    `concurrency ${settings.worker_concurrency}, ${
+      String(r.generated_at).slice(0, 16).replace("T", " ")
+    } UTC`;
+  await Deno.writeTextFile(`${root}/bench/results/latency.svg`, latencyChart(levels, caption));
+  const markdown = [
+    `Latest full run: ${
+      String(r.generated_at).slice(0, 16).replace("T", " ")
+    } UTC, ${machine.cores} cores, ` +
+    `${Math.round(machine.memory_mb / 1024)} GB, PostgreSQL ${machine.postgres}, Deno ${machine.deno}, ` +
+    `provider latency ${settings.provider_latency_ms} ms, concurrency ${settings.worker_concurrency}, ` +
+    `load average at the end ${machine.load_average.map((l) => l.toFixed(1)).join(" / ")} ` +
+    `([latest.json](bench/results/latest.json)).`,
+    "",
+    "| figure | value | target |",
+    "| --- | --- | --- |",
+    ...targets.map((t) =>
+      `| ${t.what} | ${t.value ?? "-"} | ${t.target}${t.met === false ? " (not met)" : ""} |`
+    ),
+    `| graphile_runs_per_s | ${r.graphile_runs_per_s ?? "-"} | |`,
+    `| claim_p99_ms_10k / claim_p99_ms_1m | ${r.claim_p99_ms_10k} / ${r.claim_p99_ms_1m} | |`,
+    "",
+    "![Latency percentiles per load](bench/results/latency.svg)",
+  ].join("\n");
+  const readme = `${root}/README.md`;
+  await Deno.writeTextFile(readme, replaceReadmeBlock(await Deno.readTextFile(readme), markdown));
+}
+
+if (import.meta.main) {
+  const args = new Set(Deno.args);
+  const smoke = args.has("--smoke");
+  const outArg = Deno.args.find((a) => a.startsWith("--out="))?.slice(6);
+  const ratesArg = Deno.args.find((a) => a.startsWith("--rates="))?.slice(8);
+  const latencyArg = Deno.args.find((a) => a.startsWith("--latency-ms="))?.slice(13);
+  const log = (line: string) => console.log(line.startsWith("\n") ? line : `[bench] ${line}`);
+  await runBench({
+    smoke,
+    peer: !smoke && !args.has("--no-peer"),
+    out: outArg ?? fileURLToPath(new URL(`./results/${smoke ? "smoke" : "latest"}.json`, import.meta.url)),
+    publish: !smoke && !outArg,
+    latencyMs: latencyArg ? Number(latencyArg) : 50,
+    rates: ratesArg === undefined ? undefined : ratesArg.split(",").filter(Boolean).map(Number),
+    backlog: !args.has("--no-backlog"),
+    log,
+  });
+  Deno.exit(0);
+}

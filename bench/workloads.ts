@@ -1,0 +1,321 @@
+// The benchmark's workloads on the local stack: a bulk drain, open-loop transitions at fixed rates, and
+// claim latency with a large backlog of future runs.
+import postgres from "postgres";
+import { dbUrl, simulatorUrl } from "../stack/config.ts";
+import { cloneDatabase, prepareTemplate } from "../stack/cli.ts";
+import { dropDatabase } from "../stack/postgres.ts";
+import type { Sql } from "../tests/helpers/db.ts";
+import { connectResend, createJourney, createSupplier, createTemplate } from "../tests/helpers/fixtures.ts";
+import { latencySummary } from "./measure.ts";
+
+/** The benchmark's supplier on the stack's database: one email step, couples, a Resend key. */
+export type BenchScenario = {
+  sql: Sql;
+  supplierId: string;
+  journeyId: string;
+  clientIds: string[];
+  apiKey: string;
+};
+
+/** The template every benchmark email renders (the peer sends the same text). */
+export const BENCH_TEMPLATE = {
+  subject: "Your booking with {{supplier_name}}",
+  html: "<p>Dear {{couple_name}}, thank you for booking us for {{wedding_date}} at {{venue}}.</p>",
+};
+
+/** Creates the benchmark supplier with `couples` couples, and lifts the simulator's rate limit for its key. */
+export async function setUpScenario(sql: Sql, couples: number): Promise<BenchScenario> {
+  const apiKey = `re_bench_${crypto.randomUUID().replaceAll("-", "")}`;
+  const supplierId = await createSupplier(sql, {
+    name: "Benchmark Studio",
+    email_from: "Bench <b@bench.example>",
+  });
+  await createTemplate(sql, supplierId, "bench", BENCH_TEMPLATE);
+  await connectResend(sql, supplierId, { api_key: apiKey, webhook_secret: "whsec_YmVuY2htYXJr" });
+  const { journeyId } = await createJourney(sql, supplierId, [{ config: { template: "bench" } }]);
+  const rows = await sql<{ id: string }[]>`
+    insert into public.clients (supplier_id, couple_name, email, wedding_date, venue)
+    select ${supplierId}::uuid, format('Couple %s', g), format('couple-%s@bench.example', g),
+      date '2027-06-12' + (g % 300), 'The Old Barn'
+    from generate_series(1, ${couples}) g
+    returning id`;
+  await simulator("/_sim/config", { provider: "resend", api_key: apiKey, rate_limit_per_s: null });
+  return { sql, supplierId, journeyId, clientIds: rows.map((r) => r.id), apiKey };
+}
+
+/** Deletes the benchmark supplier (its runs, deliveries and audit rows go with it) and its Vault secret. */
+export async function tearDownScenario(s: BenchScenario): Promise<void> {
+  await s.sql`delete from vault.secrets where id in (
+    select secret_id from public.supplier_integrations where supplier_id = ${s.supplierId}::uuid)`;
+  await s.sql`delete from public.suppliers where id = ${s.supplierId}::uuid`;
+  await s
+    .sql`vacuum analyze public.module_runs, public.journey_instances, public.deliveries, public.integration_calls`;
+}
+
+/** Calls the simulator's control API. */
+export async function simulator<T>(path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${simulatorUrl}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`simulator ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+/** When the simulator received the first request of each run of ours (run id → ms since the epoch). */
+async function receivedAt(sinceMs: number): Promise<Map<number, number>> {
+  const emails = await simulator<
+    { tags: { name: string; value: string }[] | null; received_at_ms: number }[]
+  >(
+    `/_sim/resend/emails?since_ms=${sinceMs}`,
+  );
+  const first = new Map<number, number>();
+  for (const e of emails) {
+    const run = e.tags?.find((t) => t.name === "run")?.value;
+    if (run === undefined) continue;
+    const id = Number(run);
+    first.set(id, Math.min(first.get(id) ?? Infinity, e.received_at_ms));
+  }
+  return first;
+}
+
+/** Run states of the benchmark supplier's runs with id above `afterId`. */
+type RunTally = { open: number; succeeded: number; other: number; last_completed_ms: number | null };
+
+async function tally(s: BenchScenario, afterId: number): Promise<RunTally> {
+  const [row] = await s.sql<RunTally[]>`
+    select count(*) filter (where status in ('pending', 'running'))::int as open,
+      count(*) filter (where status = 'succeeded')::int as succeeded,
+      count(*) filter (where status not in ('pending', 'running', 'succeeded'))::int as other,
+      (extract(epoch from max(completed_at)) * 1000)::float8 as last_completed_ms
+    from public.module_runs where supplier_id = ${s.supplierId}::uuid and id > ${afterId}`;
+  return row;
+}
+
+/** The highest run id so far: a workload's runs are those above it. */
+export async function lastRunId(sql: Sql): Promise<number> {
+  const [row] = await sql<
+    { id: number }[]
+  >`select coalesce(max(id), 0)::float8 as id from public.module_runs`;
+  return row.id;
+}
+
+/**
+ * Waits until none of the workload's runs is pending or running, or `timeoutMs` passed; returns the tally.
+ * Polls with a query the partial indexes of open runs answer, so that watching costs the database little.
+ */
+export async function settle(s: BenchScenario, afterId: number, timeoutMs: number): Promise<RunTally> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await s.sql<{ open: number }[]>`
+      select (
+        (select count(*) from public.module_runs
+          where module_type = 'email' and status = 'pending' and supplier_id = ${s.supplierId}::uuid and id > ${afterId})
+        + (select count(*) from public.module_runs
+          where status = 'running' and lease_expires_at is not null
+            and supplier_id = ${s.supplierId}::uuid and id > ${afterId})
+      )::int as open`;
+    if (row.open === 0 || Date.now() > deadline) return await tally(s, afterId);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** What the bulk drain measured. */
+export type DrainResult = {
+  runs: number;
+  succeeded: number;
+  seconds: number;
+  runs_per_s: number;
+  open: number;
+};
+
+/** Workload 1: `n` transitions in one statement (one set-based planning insert), then drained. */
+export async function drainWorkload(s: BenchScenario, n: number, timeoutMs: number): Promise<DrainResult> {
+  const after = await lastRunId(s.sql);
+  await s.sql`
+    insert into public.journey_instances (journey_id, supplier_id, client_id)
+    select ${s.journeyId}::uuid, ${s.supplierId}::uuid, (${s.clientIds}::uuid[])[1 + g % ${s.clientIds.length}]
+    from generate_series(0, ${n - 1}) g`;
+  const committed = Date.now();
+  const t = await settle(s, after, timeoutMs);
+  const seconds = ((t.last_completed_ms ?? Date.now()) - committed) / 1000;
+  return {
+    runs: n,
+    succeeded: t.succeeded,
+    seconds: Math.round(seconds * 100) / 100,
+    runs_per_s: Math.round(t.succeeded / seconds),
+    open: t.open,
+  };
+}
+
+/** What one open-loop level measured. */
+export type OpenLoopResult = {
+  rate: number;
+  seconds: number;
+  transitions: number;
+  achieved_per_s: number;
+  received: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  open: number;
+};
+
+/**
+ * Workload 2: one transition per transaction at `rate` per second for `seconds`, from a pool of
+ * connections, whatever the pipeline does (open loop). Latency is from the transition's commit (the
+ * clock at the end of its statement) to the simulator receiving the run's request.
+ */
+export async function openLoopWorkload(
+  s: BenchScenario,
+  rate: number,
+  seconds: number,
+  timeoutMs: number,
+): Promise<OpenLoopResult> {
+  const driver = postgres(dbUrl(), { max: 32, onnotice: () => {} });
+  const after = await lastRunId(s.sql);
+  const since = Date.now();
+  const committedAt = new Map<string, number>();
+  const total = Math.round(rate * seconds);
+  const transition = async (i: number) => {
+    const [row] = await driver<{ id: string; at_ms: number }[]>`
+      insert into public.journey_instances (journey_id, supplier_id, client_id)
+      values (${s.journeyId}::uuid, ${s.supplierId}::uuid, ${s.clientIds[i % s.clientIds.length]}::uuid)
+      returning id, (extract(epoch from clock_timestamp()) * 1000)::float8 as at_ms`;
+    committedAt.set(row.id, row.at_ms);
+  };
+  try {
+    await driver`select 1`;
+    const started = performance.now();
+    const inflight: Promise<void>[] = [];
+    let issued = 0;
+    while (issued < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+      while (issued < due) inflight.push(transition(issued++));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(inflight);
+  } finally {
+    await driver.end({ timeout: 5 });
+  }
+  const t = await settle(s, after, timeoutMs);
+  const runs = await s.sql<{ id: number; instance_id: string }[]>`
+    select id::float8 as id, journey_instance_id as instance_id from public.module_runs
+    where supplier_id = ${s.supplierId}::uuid and id > ${after}`;
+  const received = await receivedAt(since);
+  const latencies: number[] = [];
+  for (const run of runs) {
+    const at = received.get(run.id);
+    const committed = committedAt.get(run.instance_id);
+    if (at !== undefined && committed !== undefined) latencies.push(at - committed);
+  }
+  const commits = [...committedAt.values()];
+  const span = (Math.max(...commits) - Math.min(...commits)) / 1000;
+  const l = latencySummary(latencies);
+  return {
+    rate,
+    seconds,
+    transitions: committedAt.size,
+    achieved_per_s: Math.round(span > 0 ? (committedAt.size - 1) / span : committedAt.size),
+    received: latencies.length,
+    p50_ms: l.p50,
+    p95_ms: l.p95,
+    p99_ms: l.p99,
+    open: t.open,
+  };
+}
+
+/** Claim latency with one backlog size. */
+export type BacklogResult = {
+  backlog: number;
+  claims: number;
+  p50_ms: number;
+  p99_ms: number;
+  server_p50_ms: number;
+  server_p99_ms: number;
+};
+
+/**
+ * Workload 3: claim latency with `sizes` pending runs scheduled in the future, in a database of its own
+ * cloned from the migrated template (dropped afterwards). Each round makes `batch` runs due and claims
+ * them; the claim must read only those, however many future runs wait. Returns one result per size and
+ * the plan of a claim at the largest size.
+ */
+export async function backlogWorkload(
+  sizes: number[],
+  claims: number,
+  batch: number,
+  log: (line: string) => void,
+): Promise<{ results: BacklogResult[]; plan: string }> {
+  const name = `bench_backlog_${Date.now()}`;
+  const template = await prepareTemplate();
+  const url = await cloneDatabase(name, new URL(template).pathname.slice(1));
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const supplierId = await createSupplier(sql);
+    const { journeyId, stepIds } = await createJourney(sql, supplierId, [{ timing: { offset_days: 400 } }]);
+    const [client] = await sql<{ id: string }[]>`
+      insert into public.clients (supplier_id, couple_name) values (${supplierId}::uuid, 'Backlog') returning id`;
+    const [instance] = await sql<{ id: string }[]>`
+      insert into public.journey_instances (journey_id, supplier_id, client_id)
+      values (${journeyId}::uuid, ${supplierId}::uuid, ${client.id}::uuid) returning id`;
+    const addRuns = (from: number, to: number, due: boolean) =>
+      sql`
+        insert into public.module_runs (supplier_id, journey_instance_id, step_id, module_type, run_at, idempotency_key)
+        select ${supplierId}::uuid, ${instance.id}::uuid, ${stepIds[0]}::uuid, 'email',
+          case when ${due} then now() - interval '1 second' else now() + interval '1 day' + g * interval '1 second' end,
+          format('backlog:%s:%s', ${due ? "due" : "future"}::text, g)
+        from generate_series(${from}::int, ${to}::int) g`;
+    const results: BacklogResult[] = [];
+    let have = 0;
+    let round = 0;
+    let plan = "";
+    for (const size of sizes) {
+      log(`backlog: ${size.toLocaleString("en")} future runs`);
+      await addRuns(have + 1, size, false);
+      have = size;
+      await sql`vacuum analyze public.module_runs`;
+      const client: number[] = [];
+      const server: number[] = [];
+      for (let i = 0; i < claims; i++) {
+        round++;
+        await addRuns(round * batch, round * batch + batch - 1, true);
+        const started = performance.now();
+        const [claimed] = await sql<{ n: number }[]>`
+          select count(*)::int as n from public.claim_runs('email', ${batch}, 60)`;
+        client.push(performance.now() - started);
+        if (claimed.n !== batch) throw new Error(`claim returned ${claimed.n} runs, expected ${batch}`);
+        await sql`update public.module_runs set status = 'succeeded', completed_at = now() where status = 'running'`;
+        // The same claim once more under EXPLAIN ANALYZE: the server's own time, free of client noise.
+        await addRuns(round * batch + 1_000_000_000, round * batch + 1_000_000_000 + batch - 1, true);
+        const [explained] = await sql<{ "QUERY PLAN": [{ "Execution Time": number }] }[]>`
+          explain (analyze, format json) select * from public.claim_runs('email', ${batch}, 60)`;
+        server.push(explained["QUERY PLAN"][0]["Execution Time"]);
+        await sql`update public.module_runs set status = 'succeeded', completed_at = now() where status = 'running'`;
+      }
+      const c = latencySummary(client);
+      const sv = latencySummary(server);
+      results.push({
+        backlog: size,
+        claims,
+        p50_ms: c.p50,
+        p99_ms: c.p99,
+        server_p50_ms: sv.p50,
+        server_p99_ms: sv.p99,
+      });
+    }
+    await addRuns(2_000_000_000, 2_000_000_000 + batch - 1, true);
+    const rows = await sql<{ "QUERY PLAN": string }[]>`
+      explain (analyze, buffers, costs off, timing off)
+      select id from public.module_runs
+      where module_type = 'email' and status = 'pending' and run_at <= now()
+      order by run_at limit ${batch} for update skip locked`;
+    plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+    return { results, plan };
+  } finally {
+    await sql.end({ timeout: 5 });
+    await dropDatabase(name);
+  }
+}

@@ -1,0 +1,52 @@
+// The benchmark's smoke run (about 200 runs, no peer): keeps `npm run bench` working, checks no run is
+// lost or sent twice, and checks the shape of the results file. No timing thresholds.
+import assert from "node:assert/strict";
+import { runBench } from "../../bench/bench.ts";
+
+Deno.test("runBench() delivers every smoke run exactly once and writes the results file when run in smoke mode", async () => {
+  const out = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await runBench({ smoke: true, peer: false, out, publish: false, latencyMs: 5, log: () => {} });
+    const results = JSON.parse(await Deno.readTextFile(out));
+    assert.equal(results.mode, "smoke");
+    assert.equal(results.duplicates, 0, "the simulator saw no run twice");
+    assert.equal(results.lost, 0, "every run reached a terminal state");
+    assert.equal(results.drain.succeeded, results.drain.runs, "every drained run succeeded");
+    for (const level of results.open_loop) {
+      assert.equal(level.received, level.transitions, `every run of ${level.rate}/s reached the simulator`);
+    }
+    for (
+      const key of [
+        "runs_per_s",
+        "graphile_runs_per_s",
+        "ratio_vs_graphile",
+        "p50_ms_at_500",
+        "p99_ms_at_500",
+        "duplicates",
+        "lost",
+        "claim_p99_ms_10k",
+        "claim_p99_ms_1m",
+        "peak_rss_mb",
+        "machine",
+      ]
+    ) {
+      assert.ok(key in results, `results have ${key}`);
+    }
+    assert.equal(typeof results.runs_per_s, "number");
+    assert.equal(typeof results.claim_p99_ms_10k, "number");
+    assert.equal(typeof results.claim_p99_ms_1m, "number");
+    assert.ok(results.peak_rss_mb > 0, "the function's memory was read from /proc");
+    assert.deepEqual(Object.keys(results.machine).sort(), [
+      "cores",
+      "deno",
+      "load_average",
+      "memory_mb",
+      "node",
+      "postgres",
+    ]);
+    assert.equal(results.backlog.length, 2);
+    assert.match(results.claim_plan, /module_runs/, "the claim's plan was recorded");
+  } finally {
+    await Deno.remove(out);
+  }
+});
