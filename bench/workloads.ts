@@ -31,7 +31,10 @@ export async function setUpScenario(sql: Sql, couples: number): Promise<BenchSce
     email_from: "Bench <b@bench.example>",
   });
   await createTemplate(sql, supplierId, "bench", BENCH_TEMPLATE);
-  await connectResend(sql, supplierId, { api_key: apiKey, webhook_secret: "whsec_YmVuY2htYXJr" });
+  // No provider rate limit for the benchmark supplier (the Resend default is 2 requests/s per team).
+  await connectResend(sql, supplierId, { api_key: apiKey, webhook_secret: "whsec_YmVuY2htYXJr" }, {
+    rate_limit_per_s: null,
+  });
   const { journeyId } = await createJourney(sql, supplierId, [{ config: { template: "bench" } }]);
   const rows = await sql<{ id: string }[]>`
     insert into public.clients (supplier_id, couple_name, email, wedding_date, venue)
