@@ -13,14 +13,17 @@ export async function unsubscribeKey(invokeSecret: string): Promise<Uint8Array<A
   return new Uint8Array(await hmac("SHA-256", invokeSecret, "email-unsubscribe-v1"));
 }
 
-/** Signs the token for the email of `runId`. No expiry: RFC 8058 links must keep working. */
+/**
+ * Signs the token for the email of `runId`. No expiry: RFC 8058 links must keep working. No `iat`
+ * either: the token is part of the email, and a replay with the run's idempotency key must send the
+ * same bytes (Resend answers 409 invalid_idempotent_request to a changed body).
+ */
 export async function signUnsubscribeToken(key: Uint8Array<ArrayBuffer>, supplierId: string, runId: number) {
   return await new SignJWT({ sup: supplierId })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(String(runId))
     .setIssuer(TOKEN.issuer)
     .setAudience(TOKEN.audience)
-    .setIssuedAt()
     .sign(key);
 }
 
