@@ -211,6 +211,9 @@ export class FunctionPool {
     if (this.#stopping) return;
     proc.ready = false;
     proc.startedAt = Date.now();
+    // A fresh port on every (re)start: the one picked before may have been taken meanwhile (an outgoing
+    // connection's ephemeral port), and retrying it would fail the same way forever.
+    if (proc.restarts > 0) proc.port = freePort();
     const env = { ...this.#env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${proc.port}` };
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--no-prompt", `--v8-flags=${functionV8Flags()}`, proc.spec.entrypoint],

@@ -77,6 +77,10 @@ as $$
 declare
   v_skipped jsonb;
 begin
+  -- Most statements on journey_instances move no step (e.g. completing instances): plan nothing, fast.
+  if coalesce(cardinality(p_instance_ids), 0) = 0 then
+    return;
+  end if;
   with planned as (
     select i.id as instance_id, i.supplier_id, s.id as step_id, s.module_type, p.run_at, p.skip_reason,
       (select count(*) from public.module_runs r where r.journey_instance_id = i.id and r.step_id = s.id) + 1 as visit
@@ -251,6 +255,13 @@ comment on function public.invoke_token() is
   'A 5-minute HS256 JWT (iss journeys-db, aud module-functions) signed with the Vault secret '
   'functions_invoke_secret; module functions verify it with jose and refuse anything else with 401.';
 
+create function public.module_function_name(p_module public.module_type) returns text
+language sql immutable
+set search_path = ''
+as $$ select case p_module::text when 'crm' then 'crm-sync' else 'module-' || p_module::text end $$;
+comment on function public.module_function_name(public.module_type) is
+  'The Edge Function that drains a module type''s runs: module-<type>, and crm-sync for the CRM sync.';
+
 create function public.kick(p_module public.module_type, p_force boolean default false) returns boolean
 language plpgsql security definer
 set search_path = ''
@@ -279,11 +290,11 @@ begin
   end if;
   select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
   if v_url is null then
-    raise warning 'Cannot kick module-%: Vault secret "project_url" is missing', p_module;
+    raise warning 'Cannot kick %: Vault secret "project_url" is missing', public.module_function_name(p_module);
     return false;
   end if;
   perform net.http_post(
-    url := rtrim(v_url, '/') || '/functions/v1/module-' || p_module,
+    url := rtrim(v_url, '/') || '/functions/v1/' || public.module_function_name(p_module),
     body := jsonb_build_object('action', 'drain'),
     headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || public.invoke_token()),
     timeout_milliseconds := 5000
@@ -292,8 +303,8 @@ begin
 end
 $$;
 comment on function public.kick(public.module_type, boolean) is
-  'Asks module-<type> to drain its due runs, through pg_net (sent after commit). Coalesced: at most one '
-  'request per module per 250 ms, whatever the number of transitions.';
+  'Asks the module''s function (module_function_name) to drain its due runs, through pg_net (sent after '
+  'commit). Coalesced: at most one request per module per 250 ms, whatever the number of transitions.';
 
 create function public.on_module_runs_inserted() returns trigger
 language plpgsql security definer
@@ -374,7 +385,7 @@ begin
   decided as (
     select o.*, r.max_attempts,
       case
-        when o.kind in ('succeeded', 'skipped') then o.kind
+        when o.kind in ('succeeded', 'skipped', 'waiting') then o.kind
         when o.kind = 'permanent' then 'dead'
         when o.kind = 'deferred' then 'pending'
         when o.kind = 'unknown' and not coalesce(o.replay_safe, false) then 'unknown'
@@ -394,7 +405,7 @@ begin
         attempts = case when d.kind = 'deferred' then r.attempts - 1 else r.attempts end,
         lease_expires_at = null,
         last_error = case
-          when d.kind in ('succeeded', 'deferred') then r.last_error
+          when d.kind in ('succeeded', 'deferred', 'waiting') then r.last_error
           when d.next_status = 'dead' and d.kind <> 'permanent' then d.error || jsonb_build_object(
             'message', format('gave up after %s attempts: %s', r.attempts, d.error ->> 'message'))
           else d.error end,
@@ -411,7 +422,7 @@ begin
   delivered as (
     insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
     select id, supplier_id, channel, provider, provider_message_id, recipient from updated
-    where status = 'succeeded' and provider_message_id is not null and channel is not null
+    where status in ('succeeded', 'waiting') and provider_message_id is not null and channel is not null
     on conflict (provider, provider_message_id) do nothing
     returning provider, provider_message_id
   )
@@ -452,7 +463,8 @@ begin
 end
 $$;
 comment on function public.record_outcomes(jsonb) is
-  'Records a batch of run outcomes in one call: succeeded (delivery written, journey advances), skipped '
+  'Records a batch of run outcomes in one call: succeeded (delivery written, journey advances), waiting '
+  '(delivery written, the step completes later through complete_waiting_run), skipped '
   '(with a reason; journey advances), deferred (to defer_until, attempt not counted), transient or '
   'replay-safe unknown (retry with backoff, dead after max_attempts), permanent (dead with the reason), '
   'unknown (held for reconciliation). Fenced on the attempt, so a worker whose lease expired cannot '

@@ -55,109 +55,6 @@ revoke insert, update, delete on public.meetings, public.meeting_reminders from 
 
 -- Waiting runs ---------------------------------------------------------------------------------------
 
-create or replace function public.record_outcomes(p_outcomes jsonb) returns integer
-language plpgsql security definer
-set search_path = ''
-as $$
-declare
-  v_done jsonb;
-  v_messages jsonb;
-  v_count integer;
-begin
-  with o as (
-    select * from jsonb_to_recordset(p_outcomes) as x(
-      run_id bigint, attempt integer, kind text, replay_safe boolean, provider text,
-      provider_message_id text, channel text, recipient text, error jsonb,
-      retry_after_s double precision, defer_until timestamptz, result jsonb
-    )
-  ),
-  decided as (
-    select o.*, r.max_attempts,
-      case
-        when o.kind in ('succeeded', 'skipped', 'waiting') then o.kind
-        when o.kind = 'permanent' then 'dead'
-        when o.kind = 'deferred' then 'pending'
-        when o.kind = 'unknown' and not coalesce(o.replay_safe, false) then 'unknown'
-        when r.attempts >= r.max_attempts then 'dead'
-        else 'pending'
-      end as next_status
-    from o join public.module_runs r on r.id = o.run_id
-    where r.status = 'running' and r.attempts = o.attempt
-  ),
-  updated as (
-    update public.module_runs r
-    set status = d.next_status::public.run_status,
-        run_at = case
-          when d.kind = 'deferred' then d.defer_until
-          when d.next_status = 'pending' then now() + public.retry_delay(r.attempts, d.retry_after_s)
-          else r.run_at end,
-        attempts = case when d.kind = 'deferred' then r.attempts - 1 else r.attempts end,
-        lease_expires_at = null,
-        last_error = case
-          when d.kind in ('succeeded', 'deferred', 'waiting') then r.last_error
-          when d.next_status = 'dead' and d.kind <> 'permanent' then d.error || jsonb_build_object(
-            'message', format('gave up after %s attempts: %s', r.attempts, d.error ->> 'message'))
-          else d.error end,
-        provider = coalesce(d.provider, r.provider),
-        provider_message_id = coalesce(d.provider_message_id, r.provider_message_id),
-        result = coalesce(d.result, r.result),
-        completed_at = case when d.next_status in ('succeeded', 'skipped', 'dead') then now() end,
-        updated_at = now()
-    from decided d
-    where r.id = d.run_id
-    returning r.id, r.supplier_id, r.journey_instance_id, r.step_id, r.status, r.provider,
-      r.provider_message_id, d.channel, d.recipient
-  ),
-  delivered as (
-    insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
-    select id, supplier_id, channel, provider, provider_message_id, recipient from updated
-    where status in ('succeeded', 'waiting') and provider_message_id is not null and channel is not null
-    on conflict (provider, provider_message_id) do nothing
-    returning provider, provider_message_id
-  )
-  select
-    (select jsonb_agg(jsonb_build_object('instance_id', journey_instance_id, 'step_id', step_id))
-      from updated where status in ('succeeded', 'skipped')),
-    (select jsonb_agg(jsonb_build_object('provider', provider, 'id', provider_message_id)) from delivered),
-    (select count(*) from updated)
-  into v_done, v_messages, v_count;
-
-  insert into public.integration_calls (supplier_id, run_id, provider, operation, http_status, duration_ms, error_code, attempt, outcome)
-  select r.supplier_id, r.id, c.provider, c.operation, c.http_status, c.duration_ms, c.error_code, o.attempt, o.kind
-  from jsonb_to_recordset(p_outcomes) as o(run_id bigint, attempt integer, kind text, calls jsonb)
-  join public.module_runs r on r.id = o.run_id
-  cross join lateral jsonb_to_recordset(coalesce(o.calls, '[]')) as c(
-    provider text, operation text, http_status integer, duration_ms integer, error_code text
-  );
-
-  if v_messages is not null then
-    -- Webhooks that arrived before the delivery row existed are applied now, oldest first. The lock
-    -- pairs with the one in apply_webhook_event: whichever transaction comes second sees the other's
-    -- row, so an event can never be left waiting for a delivery that already exists.
-    perform pg_advisory_xact_lock(hashtextextended(m.provider || ':' || m.id, 0))
-    from jsonb_to_recordset(v_messages) as m(provider text, id text)
-    order by m.provider, m.id;
-    perform public.apply_webhook_event(e.id)
-    from public.webhook_events e
-    join jsonb_to_recordset(v_messages) as m(provider text, id text)
-      on e.provider = m.provider and e.provider_message_id = m.id
-    where e.processed_at is null
-    order by e.occurred_at, e.id;
-  end if;
-
-  if v_done is not null then
-    perform public.advance_instances(v_done);
-  end if;
-  return v_count;
-end
-$$;
-comment on function public.record_outcomes(jsonb) is
-  'Records a batch of run outcomes in one call: succeeded (delivery written, journey advances), waiting '
-  '(delivery written, the step completes later through complete_waiting_run), skipped '
-  '(with a reason; journey advances), deferred (to defer_until, attempt not counted), transient or '
-  'replay-safe unknown (retry with backoff, dead after max_attempts), permanent (dead with the reason), '
-  'unknown (held for reconciliation). Fenced on the attempt, so a worker whose lease expired cannot '
-  'overwrite the run''s newer state. Also writes the integration_calls audit.';
 
 create function public.complete_waiting_run(p_run_id bigint, p_result jsonb default '{}') returns boolean
 language plpgsql security definer
@@ -395,7 +292,6 @@ comment on function public.receive_meeting_event(text, text, text, uuid, jsonb) 
   'id), finds the meeting and applies the event. The couple''s email is used to match, never stored.';
 
 revoke execute on function
-  public.record_outcomes(jsonb),
   public.complete_waiting_run(bigint, jsonb),
   public.reopen_step(uuid, uuid),
   public.meeting_for_run(bigint, text),

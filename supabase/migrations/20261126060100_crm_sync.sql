@@ -61,59 +61,7 @@ comment on table public.crm_links is
   'Which CRM records a couple is: the contact and job ids, and the job id of a lead this platform created '
   '(there are no idempotency keys: a lead is created once, after looking the contact up by email).';
 
--- The function a module type's kicks go to ---------------------------------------------------------
 
-create function public.module_function_name(p_module public.module_type) returns text
-language sql immutable
-set search_path = ''
-as $$ select case p_module when 'crm' then 'crm-sync' else 'module-' || p_module::text end $$;
-comment on function public.module_function_name(public.module_type) is
-  'The Edge Function that drains a module type''s runs: module-<type>, and crm-sync for the CRM sync.';
-
--- As in 20261125000300_pipeline.sql, with the function name from module_function_name().
-create or replace function public.kick(p_module public.module_type, p_force boolean default false) returns boolean
-language plpgsql security definer
-set search_path = ''
-as $$
-declare
-  v_url text;
-begin
-  -- Coalesced without ever waiting: a recent kick is seen without a lock, and a kick in progress in
-  -- another transaction is skipped (SKIP LOCKED): its request, sent after it commits, drains our run
-  -- too, as the function lingers and polls before it stops; the sweep stays the safety net.
-  if not p_force and exists (
-    select 1 from public.dispatch_state
-    where module_type = p_module and kicked_at >= clock_timestamp() - interval '250 milliseconds'
-  ) then
-    return false;
-  end if;
-  update public.dispatch_state set kicked_at = clock_timestamp()
-  where module_type = (
-    select d.module_type from public.dispatch_state d
-    where d.module_type = p_module
-      and (p_force or d.kicked_at < clock_timestamp() - interval '250 milliseconds')
-    for update skip locked
-  );
-  if not found then
-    return false;
-  end if;
-  select decrypted_secret into v_url from vault.decrypted_secrets where name = 'project_url';
-  if v_url is null then
-    raise warning 'Cannot kick %: Vault secret "project_url" is missing', public.module_function_name(p_module);
-    return false;
-  end if;
-  perform net.http_post(
-    url := rtrim(v_url, '/') || '/functions/v1/' || public.module_function_name(p_module),
-    body := jsonb_build_object('action', 'drain'),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || public.invoke_token()),
-    timeout_milliseconds := 5000
-  );
-  return true;
-end
-$$;
-comment on function public.kick(public.module_type, boolean) is
-  'Asks the module''s function (module_function_name) to drain its due runs, through pg_net (sent after '
-  'commit). Coalesced: at most one request per module per 250 ms, whatever the number of transitions.';
 
 -- Targets and fan-out ----------------------------------------------------------------------------------
 
