@@ -9,7 +9,8 @@ import { postgresStatus } from "../stack/postgres.ts";
 import { stackDb } from "../tests/helpers/stack.ts";
 import { clusterCpuSeconds, cpuSeconds, MemorySampler } from "./measure.ts";
 import { graphileDrain, type PeerResult } from "./peer.ts";
-import { latencyChart, replaceReadmeBlock, table, type Target } from "./report.ts";
+import { latencyChart, table, type Target } from "./report.ts";
+import { publishReadmeBlock } from "../scripts/readme_block.ts";
 import {
   type BacklogResult,
   backlogWorkload,
@@ -353,7 +354,7 @@ async function publish(
     "![Latency percentiles per load](bench/results/latency.svg)",
   ].join("\n");
   const readme = `${root}/README.md`;
-  await Deno.writeTextFile(readme, replaceReadmeBlock(await Deno.readTextFile(readme), markdown));
+  await publishReadmeBlock(readme, "bench", markdown);
 }
 
 if (import.meta.main) {

@@ -87,16 +87,3 @@ function niceStep(raw: number): number {
 function round(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2).replace(/\.?0+$/, "");
 }
-
-const BEGIN = "<!-- bench:begin -->";
-const END = "<!-- bench:end -->";
-
-/** Replaces the README's generated benchmark block (between the bench markers) with `markdown`. */
-export function replaceReadmeBlock(readme: string, markdown: string): string {
-  const start = readme.indexOf(BEGIN);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) {
-    throw new Error(`Cannot update README.md: the markers ${BEGIN} and ${END} are missing`);
-  }
-  return readme.slice(0, start + BEGIN.length) + "\n" + markdown.trim() + "\n" + readme.slice(end);
-}
