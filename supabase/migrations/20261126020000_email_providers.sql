@@ -65,6 +65,19 @@ declare
   v_circuit text;
   v_slot timestamptz;
 begin
+  -- The common case (closed circuit, no rate limit, no Retry-After pending) reads without locking: the
+  -- row lock serialised every send of an account (7.8 ms per call at concurrency 64, and a commit that
+  -- must flush WAL), for an answer that writes nothing.
+  select * into v_row from public.provider_accounts a
+  where a.provider = p_provider and a.account = p_account;
+  if found and v_row.circuit = 'closed' and v_row.probe_until is null and coalesce(p_interval_s, 0) <= 0
+     and v_row.next_slot_at <= v_now then
+    decision := 'send';
+    wait_s := 0;
+    circuit := 'closed';
+    consecutive_failures := v_row.consecutive_failures;
+    return;
+  end if;
   insert into public.provider_accounts (provider, account, supplier_id)
   values (p_provider, p_account, p_supplier_id)
   on conflict do nothing;

@@ -120,7 +120,8 @@ begin
   insert into public.crm_events (supplier_id, client_id, event_type, journey_instance_id, occurred_at)
   select n.supplier_id, n.client_id, 'journey.started', n.id, n.started_at
   from new_rows n
-  where exists (select 1 from public.crm_targets(array[n.supplier_id]));
+  where n.supplier_id in (
+    select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
   return null;
 end
 $$;
@@ -136,13 +137,15 @@ begin
   from new_rows n join old_rows o on o.id = n.id
   where o.current_step_id is not null and o.status = 'active'
     and (n.current_step_id is distinct from o.current_step_id or n.status = 'completed')
-    and exists (select 1 from public.crm_targets(array[n.supplier_id]));
+    and n.supplier_id in (
+      select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
   -- A separate statement, so the completion is queued after the step it follows.
   insert into public.crm_events (supplier_id, client_id, event_type, journey_instance_id)
   select n.supplier_id, n.client_id, 'journey.completed', n.id
   from new_rows n join old_rows o on o.id = n.id
   where n.status = 'completed' and o.status <> 'completed'
-    and exists (select 1 from public.crm_targets(array[n.supplier_id]));
+    and n.supplier_id in (
+      select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
   return null;
 end
 $$;
