@@ -10,7 +10,7 @@ const WEBHOOKS = Number(Deno.env.get("STORM_WEBHOOKS") ?? 10_000);
 const DURATION_MS = Number(Deno.env.get("STORM_SECONDS") ?? 60) * 1000;
 
 /** The README block: what was sent, what had to hold, and the receivers' latency. */
-function figures(a: StormAudit): string {
+function figures(a: StormAudit, load: number[]): string {
   const ms = (x: { p50: number; p95: number; p99: number }) => `${x.p50} / ${x.p95} / ${x.p99}`;
   const rows = [
     [
@@ -34,6 +34,10 @@ function figures(a: StormAudit): string {
     ["Answers by HTTP status", Object.entries(a.answers).map(([s, n]) => `${s}: ${n}`).join(", ")],
     ["Receiver latency p50 / p95 / p99 (ms), all", ms(a.latencyMs)],
     ...Object.entries(a.byProvider).map(([p, x]) => [`… webhook-${p} (${x.webhooks})`, ms(x)]),
+    [
+      "Machine load average at the start (1 / 5 / 15 min, 2 cores)",
+      load.map((x) => x.toFixed(1)).join(" / "),
+    ],
   ];
   return [
     `Latest full run (${new Date().toISOString().slice(0, 10)}): ${
@@ -48,19 +52,26 @@ function figures(a: StormAudit): string {
 
 await up({ log: (line) => console.log(`[stack] ${line}`) });
 const sql = stackDb();
+// Other stacks may share the machine: the load average says how much the latency figures owe to them.
+const loadBefore = Deno.loadavg();
 try {
   const audit = await runStorm(sql, { webhooks: WEBHOOKS, durationMs: DURATION_MS, runsPerSupplier: 40 });
   await Deno.mkdir(`${root}/hardening/results`, { recursive: true });
   await Deno.writeTextFile(
     `${root}/hardening/results/storm.json`,
     JSON.stringify(
-      { at: new Date().toISOString(), webhooks: WEBHOOKS, duration_ms: DURATION_MS, ...audit },
+      {
+        at: new Date().toISOString(),
+        planned: { webhooks: WEBHOOKS, duration_ms: DURATION_MS },
+        load_average: { before: loadBefore, after: Deno.loadavg() },
+        ...audit,
+      },
       null,
       2,
     ) +
       "\n",
   );
-  const table = figures(audit);
+  const table = figures(audit, loadBefore);
   await publishReadmeBlock(`${root}/README.md`, "storm", table);
   console.log(table);
   if (audit.problems.length > 0) {
