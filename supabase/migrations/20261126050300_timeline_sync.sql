@@ -117,6 +117,10 @@ as $$
 declare
   v_count integer;
 begin
+  -- Every batch of outcomes moves instances without changing their cancelled state: nothing to look up.
+  if coalesce(cardinality(p_instance_ids), 0) = 0 then
+    return 0;
+  end if;
   with due as (
     select i.id, i.supplier_id
     from public.journey_instances i
