@@ -123,7 +123,7 @@ export const RECEIVERS: Receiver[] = [
   },
 ];
 
-/** Broken credentials: `null` is no integration at all; other values are the Vault secret's text. */
+/** Broken credentials (and one sound canary): `null` is no integration at all; others are the Vault secret's text. */
 export const BROKEN_SECRETS: { what: string; secret: (field: string) => string | null }[] = [
   { what: "no integration", secret: () => null },
   { what: "secret is not JSON", secret: () => "not json at all" },
@@ -133,6 +133,11 @@ export const BROKEN_SECRETS: { what: string; secret: (field: string) => string |
   { what: "field empty", secret: (f) => JSON.stringify({ [f]: "" }) },
   { what: "field a number", secret: (f) => JSON.stringify({ [f]: 12345 }) },
   { what: "field an object", secret: (f) => JSON.stringify({ [f]: { value: "x" } }) },
+  // A well-formed, distinctive secret (a canary for the hygiene scan): forged requests are still refused.
+  {
+    what: "canary secret, forged request",
+    secret: (f) => JSON.stringify({ [f]: `canary_${f}_${crypto.randomUUID()}` }),
+  },
 ];
 
 /** One refused (or wrongly accepted) request. */

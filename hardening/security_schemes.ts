@@ -252,28 +252,78 @@ const twilioJson: Scheme = {
   bodySigned: true,
 };
 
-const meta: Scheme = {
+/** A scheme whose only signed input is the raw body, signed into one header (Meta, Acuity, Typeform). */
+function bodyHeaderScheme(opts: {
+  name: string;
+  header: string;
+  secret: string;
+  otherSecret: string;
+  body: string;
+  expected: string;
+  sign: (secret: string, body: string) => Promise<string>;
+  /** The product's verifier: true/void when valid, false or a thrown refusal when not. */
+  verify: (secret: string, header: string | null, body: Uint8Array) => Promise<unknown>;
+  refusals: (new (...a: never[]) => Error)[];
+  caseInsensitive?: boolean;
+}): Scheme {
+  return {
+    name: opts.name,
+    vectors: async () => {
+      assertVector(opts.name, await opts.sign(opts.secret, opts.body), opts.expected);
+      return 1;
+    },
+    sign: async (_at, secret = opts.secret) => ({
+      body: encoder.encode(opts.body),
+      headers: { [opts.header]: await opts.sign(secret, opts.body) },
+      fields: {},
+    }),
+    verify: (req, _now, secret = opts.secret) =>
+      verdict(() => opts.verify(secret, req.headers[opts.header] ?? null, req.body), opts.refusals),
+    otherSecret: opts.otherSecret,
+    badSecrets: ["", 7, null, undefined],
+    signatureIn: opts.header,
+    caseInsensitive: opts.caseInsensitive,
+    bodySigned: true,
+  };
+}
+
+// The official WhatsApp SDK vector (secret and body) and the providers.md derived vectors.
+const meta = bodyHeaderScheme({
   name: "Meta (WhatsApp)",
-  vectors: async () => {
-    assertVector(
-      "Meta SDK",
-      await signMeta("TEST_APP_SECRET", "test"),
-      "sha256=0c61947b610d4f45e65f3d680e26027121ec2413e77598bcb6cfc6e0d9888221",
-    );
-    return 1;
-  },
-  sign: async (_at, secret = "TEST_APP_SECRET") => {
-    const body = encoder.encode('{"object":"whatsapp_business_account","entry":[]}');
-    return { body, headers: { "x-hub-signature-256": await signMeta(secret, body) }, fields: {} };
-  },
-  verify: (req, _now, secret = "TEST_APP_SECRET") =>
-    verdict(() => verifyMeta(secret as string, req.body, req.headers["x-hub-signature-256"] ?? null), []),
+  header: "x-hub-signature-256",
+  secret: "TEST_APP_SECRET",
   otherSecret: "my_app_secret",
-  badSecrets: ["", 7, null, undefined],
-  signatureIn: "x-hub-signature-256",
+  body: "test",
+  expected: "sha256=0c61947b610d4f45e65f3d680e26027121ec2413e77598bcb6cfc6e0d9888221",
+  sign: signMeta,
+  verify: (secret, header, body) => verifyMeta(secret, body, header),
+  refusals: [],
   caseInsensitive: true,
-  bodySigned: true,
-};
+});
+
+const acuity = bodyHeaderScheme({
+  name: "Acuity",
+  header: "x-acuity-signature",
+  secret: "API_KEY_TEST",
+  otherSecret: "API_KEY_OTHER",
+  body: "action=scheduled&id=123&calendarID=1&appointmentTypeID=2",
+  expected: "pcFk/FAKm9M93ztApzge1CpOdOuRnVF3SA3MBf7LAYo=",
+  sign: signAcuity,
+  verify: (apiKey, header, rawBody) => verifyAcuity({ apiKey, header, rawBody }),
+  refusals: [AcuitySignatureError],
+});
+
+const typeform = bodyHeaderScheme({
+  name: "Typeform",
+  header: "typeform-signature",
+  secret: "abc123",
+  otherSecret: "xyz789",
+  body: '{"event_id":"01","event_type":"form_response"}',
+  expected: "sha256=Mgx2tuqaRER0+NyBYHTDsOQnB7BUTbjh0dlCFRG9BSQ=",
+  sign: signTypeform,
+  verify: verifyTypeform,
+  refusals: [WebhookVerificationError],
+});
 
 const calendly: Scheme = {
   name: "Calendly",
@@ -307,65 +357,6 @@ const calendly: Scheme = {
   timestampIn: "calendly-webhook-signature",
   windowSeconds: CALENDLY_TOLERANCE_SECONDS,
   caseInsensitive: true,
-  bodySigned: true,
-};
-
-const ACUITY_BODY = "action=scheduled&id=123&calendarID=1&appointmentTypeID=2";
-const acuity: Scheme = {
-  name: "Acuity",
-  vectors: async () => {
-    assertVector(
-      "Acuity derived",
-      await signAcuity("API_KEY_TEST", ACUITY_BODY),
-      "pcFk/FAKm9M93ztApzge1CpOdOuRnVF3SA3MBf7LAYo=",
-    );
-    return 1;
-  },
-  sign: async (_at, secret = "API_KEY_TEST") => ({
-    body: encoder.encode(ACUITY_BODY),
-    headers: { "x-acuity-signature": await signAcuity(secret, ACUITY_BODY) },
-    fields: {},
-  }),
-  verify: (req, _now, secret = "API_KEY_TEST") =>
-    verdict(
-      () =>
-        verifyAcuity({
-          apiKey: secret as string,
-          header: req.headers["x-acuity-signature"] ?? null,
-          rawBody: req.body,
-        }),
-      [AcuitySignatureError],
-    ),
-  otherSecret: "API_KEY_OTHER",
-  badSecrets: ["", 1, null, undefined],
-  signatureIn: "x-acuity-signature",
-  bodySigned: true,
-};
-
-const TYPEFORM_BODY = '{"event_id":"01","event_type":"form_response"}';
-const typeform: Scheme = {
-  name: "Typeform",
-  vectors: async () => {
-    assertVector(
-      "Typeform derived",
-      await signTypeform("abc123", TYPEFORM_BODY),
-      "sha256=Mgx2tuqaRER0+NyBYHTDsOQnB7BUTbjh0dlCFRG9BSQ=",
-    );
-    return 1;
-  },
-  sign: async (_at, secret = "abc123") => ({
-    body: encoder.encode(TYPEFORM_BODY),
-    headers: { "typeform-signature": await signTypeform(secret, TYPEFORM_BODY) },
-    fields: {},
-  }),
-  verify: (req, _now, secret = "abc123") =>
-    verdict(
-      () => verifyTypeform(secret as string, req.headers["typeform-signature"] ?? null, req.body),
-      [WebhookVerificationError],
-    ),
-  otherSecret: "xyz789",
-  badSecrets: ["", 123, null, undefined],
-  signatureIn: "typeform-signature",
   bodySigned: true,
 };
 
