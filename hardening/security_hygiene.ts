@@ -62,14 +62,15 @@ export async function vaultCanaries(sql: Sql): Promise<Needle[]> {
   return [...found].map(([value, origin]) => ({ value, origin }));
 }
 
-/** Couples' emails, phone numbers and message texts in the stack database: logs must not carry them. */
+/** Couples' emails, phone numbers and message texts (SMS step texts, email templates): logs must not carry them. */
 export async function personalValues(sql: Sql): Promise<Needle[]> {
   const rows = await sql<{ v: string; origin: string }[]>`
     select distinct email as v, 'client email' as origin from public.clients where email is not null
     union select distinct phone, 'client phone' from public.clients where phone is not null
     union select distinct subject, 'email template subject' from public.email_templates
-    union select distinct config ->> 'body', 'message text' from public.journey_steps
-      where length(config ->> 'body') >= 20`;
+    union select distinct config ->> 'text', 'message text' from public.journey_steps
+      where length(config ->> 'text') >= 20
+    union select distinct text, 'email template text' from public.email_templates where length(text) >= 20`;
   return rows.filter((r) => r.v.length >= 8).map((r) => ({ value: r.v, origin: r.origin }));
 }
 
