@@ -4,6 +4,10 @@ import assert from "node:assert/strict";
 import { checkScheme, SCHEMES } from "../../hardening/security_schemes.ts";
 import { BROKEN_SECRETS, checkReceivers, RECEIVERS } from "../../hardening/security_receivers.ts";
 import { stackDb } from "../helpers/stack.ts";
+import { moduleHandler, type ModuleHandlerDeps } from "../../shared/runs/handler.ts";
+import { MissingSecretError, type SecretStore } from "../../shared/secrets.ts";
+import { SignJWT } from "jose";
+import { INVOKE_TOKEN } from "../../shared/http/auth.ts";
 
 for (const scheme of SCHEMES) {
   Deno.test(`checkScheme() finds no accepted tampering, stale time or wrong secret when checking ${scheme.name}`, async () => {
@@ -33,3 +37,30 @@ Deno.test("checkReceivers() gets a 4xx and no written row when a receiver's secr
     await sql.end();
   }
 });
+
+for (const [what, stored] of [["missing from Vault", undefined], ["empty", ""]] as const) {
+  Deno.test(`moduleHandler() answers 401 without draining when functions_invoke_secret is ${what}`, async () => {
+    const secrets: SecretStore = {
+      byId: () => Promise.reject(new Error("not used")),
+      byName: (name) =>
+        stored === undefined
+          ? Promise.reject(new MissingSecretError(`named "${name}"`))
+          : Promise.resolve(stored),
+    };
+    // No database: a drain would fail on it, so a 401 also shows nothing was claimed.
+    const handler = moduleHandler({ secrets, options: { module: "email" } } as unknown as ModuleHandlerDeps);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer(INVOKE_TOKEN.issuer)
+      .setAudience(INVOKE_TOKEN.audience).setExpirationTime("1m").sign(
+        new TextEncoder().encode("x".repeat(32)),
+      );
+    const res = await handler(
+      new Request("http://local/module-email", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: '{"action":"drain","wait":true}',
+      }),
+    );
+    assert.equal(res.status, 401);
+    assert.match((await res.json()).error.message, /no invoke secret is configured/);
+  });
+}
