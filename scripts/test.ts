@@ -1,6 +1,6 @@
 // `npm test`: brings up what the tests need, runs every suite (Deno and pgTAP) and ends with one line
 // `N passed, N failed` summing them all.
-import { dbCredentials } from "../stack/config.ts";
+import { dbCredentials, stackPaths } from "../stack/config.ts";
 import { cloneDatabase, daemonPid, down, prepareTemplate, up } from "../stack/cli.ts";
 import { dropDatabase, withSql } from "../stack/postgres.ts";
 
@@ -57,6 +57,10 @@ const add = (t: Tally) => {
   total.failed += t.failed;
 };
 
+// Every function's answer is captured, so the hygiene scan can search them for secrets.
+Deno.env.set("STACK_CAPTURE_RESPONSES", "1");
+await Deno.remove(stackPaths.responses).catch(() => {});
+
 try {
   await up({ log });
   await prepareTemplate(TEMPLATE, { log });
@@ -72,6 +76,10 @@ try {
     TEST_TEMPLATE_DB: TEMPLATE,
   });
   add(denoTally(deno.text, deno.code));
+
+  // Last, over everything the suites above left behind: no secret in any log, table or response.
+  const hygiene = await run(Deno.execPath(), ["test", "-A", "tests/hygiene"]);
+  add(denoTally(hygiene.text, hygiene.code));
 
   const pgtapDb = `pgtap_${Date.now()}`;
   const url = await cloneDatabase(pgtapDb, TEMPLATE);

@@ -26,6 +26,8 @@ export const simulatorUrl = `http://127.0.0.1:${ports.simulator}`;
 export const stackPaths = {
   /** Logs of the daemon, the functions and Postgres. */
   logs: `${stackDir}/logs`,
+  /** Every function's answers as JSON lines, when the daemon runs with `STACK_CAPTURE_RESPONSES=1`. */
+  responses: `${stackDir}/responses.jsonl`,
   /** Pid of the background daemon (gateway, net worker, simulator); its mtime is the daemon's start time. */
   daemonPid: `${stackDir}/daemon.pid`,
   /** Hash of the database URL the running daemon serves (a daemon serving another one is restarted). */

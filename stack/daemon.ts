@@ -40,7 +40,12 @@ export async function runDaemon(): Promise<void> {
     log(`Simulator at ${started.url}`);
     worker = startNetWorker({ url: dbUrl(), log: logger("net-worker") });
     log("pg_net worker serving net.http_request_queue");
-    gateway = await startGateway({ port: ports.gateway, log: logger("gateway"), env: functionsEnv() });
+    gateway = await startGateway({
+      port: ports.gateway,
+      log: logger("gateway"),
+      env: functionsEnv(),
+      captureFile: Deno.env.get("STACK_CAPTURE_RESPONSES") === "1" ? stackPaths.responses : undefined,
+    });
     log(`Gateway at ${gateway.url}/functions/v1/ (${gateway.pool.names().join(", ") || "no functions"})`);
   } catch (error) {
     log(`Start-up failed: ${error instanceof Error ? error.stack ?? error.message : error}`);

@@ -24,7 +24,20 @@ export interface GatewayHandlerOptions {
   /** Sends the rewritten request to the function (default: global fetch). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
   log?: (line: string) => void;
+  /** Receives every function's answer (the security suite scans them for secrets); off by default. */
+  capture?: (response: CapturedResponse) => void;
 }
+
+/** One answer of a function as the gateway passed it on (body cut at 64 KiB). */
+export interface CapturedResponse {
+  fn: string;
+  method: string;
+  path: string;
+  status: number;
+  body: string;
+}
+
+const CAPTURE_LIMIT = 64 * 1024;
 
 // Headers that belong to one connection, not to the request: never forwarded.
 const hopByHop = new Set([
@@ -122,7 +135,21 @@ export function createGatewayHandler(
     for (const [name, value] of upstream.headers) {
       if (!hopByHop.has(name)) responseHeaders.push([name, value]);
     }
-    return new Response(upstream.body, {
+    let body = upstream.body;
+    if (options.capture) {
+      const capture = options.capture;
+      const entry = { fn: name!, method: request.method, path: url.pathname, status: upstream.status };
+      if (body) {
+        // The client reads one branch while the copy is read to the end for the capture.
+        const [out, copy] = body.tee();
+        body = out;
+        new Response(copy).arrayBuffer().then(
+          (bytes) => capture({ ...entry, body: new TextDecoder().decode(bytes.slice(0, CAPTURE_LIMIT)) }),
+          () => {},
+        );
+      } else capture({ ...entry, body: "" });
+    }
+    return new Response(body, {
       status: upstream.status,
       statusText: upstream.statusText,
       headers: responseHeaders,
@@ -148,6 +175,8 @@ function json(status: number, body: unknown, requestId?: string): Response {
 export interface GatewayOptions extends Partial<FunctionPoolOptions> {
   /** Port to listen on (127.0.0.1). Default 54321. */
   port?: number;
+  /** Appends every function's answer as a JSON line to this file (`STACK_CAPTURE_RESPONSES=1` sets it). */
+  captureFile?: string;
 }
 
 /** A running gateway. */
@@ -170,10 +199,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     env: options.env,
     log,
   });
+  const captureFile = options.captureFile;
   const handler = createGatewayHandler({
     resolve: (name) => pool.resolve(name),
     status: () => pool.status(),
     log,
+    capture: captureFile
+      ? (response) => Deno.writeTextFileSync(captureFile, JSON.stringify(response) + "\n", { append: true })
+      : undefined,
   });
   // Listen once every function accepts connections, so that an answering gateway means a ready one.
   await pool.start().catch(async (error) => {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { requireInvokeToken } from "../http/auth.ts";
 import { HttpError, json, parseJson, readRawBody, withErrors } from "../http/errors.ts";
 import { parseOr422 } from "../http/validate.ts";
-import type { SecretStore } from "../secrets.ts";
+import { MissingSecretError, type SecretStore } from "../secrets.ts";
 import { drain, type DrainDeps, type DrainOptions, type DrainSummary } from "./drain.ts";
 
 const kickBody = z.strictObject({
@@ -60,7 +60,12 @@ export function moduleHandler(deps: ModuleHandlerDeps): (req: Request) => Promis
   };
   return withErrors(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
-    await requireInvokeToken(req, await deps.secrets.byName("functions_invoke_secret"));
+    // Without the secret no token can be checked: refuse (401) rather than fail with a 500.
+    const secret = await deps.secrets.byName("functions_invoke_secret").catch((error) => {
+      if (error instanceof MissingSecretError) return "";
+      throw error;
+    });
+    await requireInvokeToken(req, secret);
     const body = parseOr422(kickBody, parseJson(await readRawBody(req, 4096)), "kick body");
     if (body.wait) {
       if (active) await active.catch(() => undefined);

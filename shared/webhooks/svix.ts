@@ -193,9 +193,12 @@ export async function verifySvix(opts: VerifySvixOptions): Promise<{ id: string;
   for (const entry of found.signature.split(" ")) {
     const comma = entry.indexOf(",");
     if (comma < 0 || entry.slice(0, comma) !== "v1") continue;
-    const given = decodeBase64(entry.slice(comma + 1));
+    const text = entry.slice(comma + 1);
+    const given = decodeBase64(text);
+    // Only the canonical encoding counts (the official libraries compare the base64 text): a flipped
+    // padding bit decodes to the same bytes but is not the signature Svix sent.
     // Keep checking the remaining entries even after a match, so timing does not reveal which one matched.
-    if (given && constantTimeEqual(given, expected)) matched = true;
+    if (given && constantTimeEqual(given, expected) && encodeBase64(given) === text) matched = true;
   }
   if (!matched) throw new WebhookVerificationError("no matching signature");
   return { id: found.id, timestamp };

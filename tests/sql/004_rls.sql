@@ -3,15 +3,7 @@
 begin;
 select plan(12);
 
-insert into auth.users (id, email) values
-  ('00000000-0000-4000-8000-0000000000a1', 'a@studio-a.example'),
-  ('00000000-0000-4000-8000-0000000000b1', 'b@studio-b.example');
-insert into public.suppliers (id, name) values
-  ('a0000000-0000-4000-8000-00000000000a', 'Studio A'),
-  ('a0000000-0000-4000-8000-00000000000b', 'Studio B');
-insert into public.supplier_members (supplier_id, user_id) values
-  ('a0000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000a1'),
-  ('a0000000-0000-4000-8000-00000000000b', '00000000-0000-4000-8000-0000000000b1');
+\ir seed/two_suppliers.sql
 insert into public.clients (id, supplier_id, couple_name, email) values
   ('c0000000-0000-4000-8000-00000000000a', 'a0000000-0000-4000-8000-00000000000a', 'Couple A', 'a@example.com'),
   ('c0000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 'Couple B', 'b@example.com');

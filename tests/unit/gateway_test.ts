@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import {
+  type CapturedResponse,
   createGatewayHandler,
   type GatewayHandlerOptions,
   parseFunctionsConfig,
@@ -214,4 +215,19 @@ Deno.test("localKeys() are the anon and service_role keys `supabase start` print
     serviceRoleKey,
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU",
   );
+});
+
+Deno.test("createGatewayHandler() hands each function's answer to capture and still passes it on when capture is set", async () => {
+  const captured: CapturedResponse[] = [];
+  const { handler } = gateway({ capture: (r) => captured.push(r) });
+  const res = await handler(new Request(`${base}/open/x?q=1`, { method: "POST", body: "{}" }));
+  assert.deepEqual(await res.json(), { ok: true });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(captured, [{
+    fn: "open",
+    method: "POST",
+    path: "/functions/v1/open/x",
+    status: 201,
+    body: '{"ok":true}',
+  }]);
 });

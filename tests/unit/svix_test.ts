@@ -216,3 +216,14 @@ Deno.test("WebhookVerificationError() exposes the reason when constructed", () =
   assert.equal(err.reason, "timestamp too old");
   assert.equal(err.message, "Cannot verify webhook: timestamp too old");
 });
+
+Deno.test("verifySvix() rejects when the signature's last base64 character has a flipped padding bit", async () => {
+  // "…OE=" → "…OF=": the low bits of the last character are padding, so it decodes to the same bytes;
+  // the official libraries compare the base64 text and refuse it, and so must we.
+  const nonCanonical = S1.expected.replace(/E=$/, "F=");
+  assert.notEqual(nonCanonical, S1.expected);
+  await assertRejected(
+    s1Options({ headers: svixHeaders(S1.msgId, S1.timestamp, nonCanonical) }),
+    "no matching signature",
+  );
+});
