@@ -9,7 +9,7 @@ Deno.test("runChaos() ends every run terminal, sent at most once, none lost when
     kills: [{ at: 0.3, fn: "module-email" }, { at: 0.6, fn: "module-sms" }],
     pgRestartAt: null,
     unknownDeadlineS: 20,
-    settleTimeoutMs: 5 * 60_000,
+    settleTimeoutMs: 10 * 60_000,
     log: () => {},
   });
   const injected = Object.values(f.faults_injected).reduce((a, b) => a + b, 0);

@@ -20,8 +20,8 @@ select public.record_outcomes(jsonb_build_array(jsonb_build_object(
   'attempt', 1, 'kind', 'unknown', 'replay_safe', false, 'provider', 'sendgrid',
   'error', jsonb_build_object('code', 'no_response', 'message', 'no answer'))));
 select is(
-  public.receive_delivery_event('sendgrid', 'ev81', 'processed', 'a0000000-0000-4000-8000-000000000081', 'SG81',
-    'sent', now(), jsonb_build_object('run_key',
+  public.receive_delivery_event('sendgrid', 'ev81', 'delivered', 'a0000000-0000-4000-8000-000000000081', 'SG81',
+    'delivered', now(), jsonb_build_object('run_key',
       (select idempotency_key from public.module_runs where step_id = '50000000-0000-4000-8000-000000000081'))),
   'applied', 'the event naming the run is applied'
 );
