@@ -150,6 +150,7 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
     let retryAfter: number | undefined;
     for (const route of routes) {
       const ref = { provider: route.provider, account: route.account, supplierId: run.supplier_id };
+      const circuit = { ...deps.circuit, cooldownS: route.circuitCooldownS ?? deps.circuit.cooldownS };
       const gate: GateDecision = await providerGate(deps.sql, ref, route.intervalS, maxRateWaitS);
       if (gate.decision === "open") {
         lastError = {
@@ -173,16 +174,16 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
       // A clean, closed circuit needs no write on success: the common case costs no extra statement.
       const mustReport = gate.circuit !== "closed" || gate.consecutive_failures > 0;
       if (result.ok) {
-        if (mustReport) await providerReport(deps.sql, ref, "success", deps.circuit);
+        if (mustReport) await providerReport(deps.sql, ref, "success", circuit);
         return { outcome: accepted(result, route.provider, recipient), calls };
       }
       if (result.failure === "permanent") {
         // The provider answered: it is up, and the email itself is what it refused.
-        if (mustReport) await providerReport(deps.sql, ref, "success", deps.circuit);
+        if (mustReport) await providerReport(deps.sql, ref, "success", circuit);
         return { outcome: { kind: "permanent", error: result.error }, calls };
       }
       if (result.failure === "unknown") {
-        await providerReport(deps.sql, ref, "failure", deps.circuit, result.error);
+        await providerReport(deps.sql, ref, "failure", circuit, result.error);
         return {
           outcome: {
             kind: "unknown",
@@ -195,15 +196,27 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
         };
       }
       if (result.error.http_status === 429) {
-        await providerReport(deps.sql, ref, "rate_limited", deps.circuit, result.error, result.retry_after_s);
+        await providerReport(deps.sql, ref, "rate_limited", circuit, result.error, result.retry_after_s);
         return {
           outcome: { kind: "transient", error: result.error, retry_after_s: result.retry_after_s },
           calls,
         };
       }
-      await providerReport(deps.sql, ref, "failure", deps.circuit, result.error);
+      await providerReport(deps.sql, ref, "failure", circuit, result.error);
       lastError = result.error;
       retryAfter = result.retry_after_s;
+    }
+    if (calls.length === 0 && lastError?.code === "circuit_open" && retryAfter !== undefined) {
+      // Every provider is paused and none was called: like our own rate limit, that is back-pressure, not
+      // a failed attempt. Counting it would kill every queued email within a few cooldowns of an outage.
+      return {
+        outcome: {
+          kind: "deferred",
+          defer_until: new Date(now().getTime() + retryAfter * 1000),
+          error: lastError,
+        },
+        calls,
+      };
     }
     return {
       outcome: {

@@ -27,6 +27,8 @@ const common = {
   account: z.string().min(1).max(200).optional(),
   /** Domains verified for sending at the provider, checked by the config validation endpoint. */
   sender_domains: z.array(z.string().min(3).max(253)).max(100).optional(),
+  /** How long this account's circuit stays open before a probe (default: the function's CIRCUIT_COOLDOWN_S). */
+  circuit_cooldown_s: z.number().int().positive().max(3600).optional(),
 };
 
 /** Non-secret settings of each email provider's integration (`supplier_integrations.settings`). */
@@ -67,6 +69,8 @@ export type EmailRoute = {
   intervalS: number;
   /** The integration's fallback sender. */
   from?: string;
+  /** The account's own circuit cooldown, when its settings give one. */
+  circuitCooldownS?: number;
   send: EmailSend;
 };
 
@@ -104,6 +108,7 @@ export async function emailRoute(
     account: settings.account ?? row.id,
     intervalS: slotInterval(rate),
     from: settings.from,
+    circuitCooldownS: settings.circuit_cooldown_s,
   };
   const timeoutMs = urls.timeoutMs;
   switch (row.provider) {
