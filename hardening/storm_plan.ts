@@ -274,6 +274,11 @@ export function planStorm(opts: PlanOptions): StormPlan {
   return { deliveries, subjects, events, durationMs: opts.durationMs };
 }
 
+/** The plan's booking, submission and CRM events. */
+function sideEvents(plan: StormPlan): SubjectEvent[] {
+  return plan.events.flatMap((e) => e.side ? [e.side] : []);
+}
+
 /** Credentials of the storm's suppliers, one per provider (in STORM_PROVIDERS order). */
 export type StormFixture = {
   supplierIds: string[];
@@ -299,7 +304,7 @@ export async function prepareStorm(sql: Sql, plan: StormPlan, runsPerSupplier = 
   ]);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
   const fixture: StormFixture = {
-    subjects: await prepareSubjects(sql, plan.subjects),
+    subjects: await prepareSubjects(sql, plan.subjects, sideEvents(plan)),
     supplierIds: [],
     runIds: [],
     resend: { webhook_secret: newSvixSecret() },
@@ -703,7 +708,7 @@ export async function auditStorm(
     sideEffects: await auditSubjects(
       sql,
       plan.subjects,
-      plan.events.flatMap((e) => e.side ? [e.side] : []),
+      sideEvents(plan),
       fixture.subjects,
     ),
     http5xx,

@@ -1,8 +1,9 @@
-// The storm's receivers whose side effects are not delivery statuses (Calendly bookings, Typeform
-// submissions, CRM changes): their stories, fixtures, signed payloads and the audit of their side effects.
+// The storm's receivers whose side effects are not delivery statuses (Calendly and Acuity bookings,
+// Typeform and Jotform submissions, CRM changes): their stories, fixtures, signed payloads and the audit.
 import { gatewayUrl, simulatorUrl } from "../stack/config.ts";
 import { pgArray } from "../shared/db/client.ts";
 import { signLinkToken } from "../shared/links/tokens.ts";
+import { signAcuity } from "../shared/webhooks/acuity.ts";
 import { signCalendly } from "../shared/webhooks/calendly.ts";
 import { toHex } from "../shared/webhooks/hmac.ts";
 import { signTypeform } from "../shared/webhooks/typeform.ts";
@@ -15,28 +16,36 @@ import {
   startJourney,
 } from "../tests/helpers/fixtures.ts";
 import { linksSecret } from "../tests/helpers/modules.ts";
+import { sim } from "../tests/helpers/stack.ts";
 
 /** The receivers whose webhooks change meetings, form requests or couples. */
-export const SIDE_EFFECT_RECEIVERS = ["calendly", "typeform", "crm-inbound"] as const;
+export const SIDE_EFFECT_RECEIVERS = ["calendly", "acuity", "typeform", "jotform", "crm-inbound"] as const;
 /** One of {@link SIDE_EFFECT_RECEIVERS}. */
 export type SideEffectReceiver = typeof SIDE_EFFECT_RECEIVERS[number];
+
+const isMeeting = (r: SideEffectReceiver): r is "calendly" | "acuity" => r === "calendly" || r === "acuity";
+const isForm = (r: SideEffectReceiver): r is "typeform" | "jotform" => r === "typeform" || r === "jotform";
 
 /** A meeting, form request or couple the side-effect events are about. */
 export type PlannedSubject = {
   receiver: SideEffectReceiver;
-  /** Calendly: the slot the meeting must end on (ISO), or null when it must end cancelled. */
+  /** Meetings: the slot the meeting must end on (ISO), or null when it must end cancelled. */
   finalStart?: string | null;
   /** Calendly: the invitee the meeting must end on. */
   finalInvitee?: string;
+  /** Acuity: the slot first booked (the appointment is moved or cancelled before its notifications). */
+  bookedStart?: string;
 };
 
-/** One side-effect event: what is put in the payload besides the subject. */
+/** One side-effect event: what is put in its payload besides the subject's fixture. */
 export type SubjectEvent = {
   receiver: SideEffectReceiver;
+  /** The plan's name of the event (Acuity and Jotform ids are the simulator's, see the fixture). */
   eventId: string;
   subject: number;
   type: string;
-  /** Recorded in the inbox (webhook_events)? A Calendly reschedule's cancellation half is not. */
+  /** Recorded in the inbox (webhook_events)? Forms are deduplicated on their request instead, and a
+   * Calendly reschedule's cancellation half is acknowledged and dropped. */
   inboxed: boolean;
   fields: Record<string, string | boolean | null>;
 };
@@ -47,155 +56,199 @@ export function hex(bytes: number): string {
 }
 
 const inviteeUri = () => `https://api.calendly.com/scheduled_events/${hex(8)}/invitees/${hex(8)}`;
+const day = (d: number) => new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + d * 86_400_000);
+
+type Planned = { subject: PlannedSubject; events: Omit<SubjectEvent, "subject">[] };
+
+function planCalendly(random: () => number): Planned {
+  const receiver = "calendly";
+  const first = inviteeUri();
+  const start = day(10 + Math.floor(random() * 20));
+  const t0 = new Date(Date.now() - 60_000);
+  const later = new Date(t0.getTime() + 30_000);
+  const created = (uri: string, at: Date, old: string | null, createdAt: Date) => ({
+    receiver,
+    eventId: `invitee.created:${uri}`,
+    type: "invitee.created",
+    inboxed: true,
+    fields: { uri, start: at.toISOString(), old_invitee: old, created_at: createdAt.toISOString() },
+  } as const);
+  const canceled = (uri: string, rescheduled: boolean, at = later) => ({
+    receiver,
+    eventId: `invitee.canceled:${uri}`,
+    type: "invitee.canceled",
+    inboxed: !rescheduled,
+    fields: { uri, rescheduled, created_at: at.toISOString() },
+  } as const);
+  const story = random();
+  if (story < 0.4) {
+    return {
+      subject: { receiver, finalStart: start.toISOString(), finalInvitee: first },
+      events: [created(first, start, null, t0)],
+    };
+  }
+  if (story < 0.7) {
+    return {
+      subject: { receiver, finalStart: null },
+      events: [created(first, start, null, t0), canceled(first, false)],
+    };
+  }
+  const second = inviteeUri();
+  const moved = day(31 + Math.floor(random() * 20));
+  const rescheduled = [
+    created(first, start, null, t0),
+    canceled(first, true),
+    created(second, moved, first, later),
+  ];
+  if (story < 0.85) {
+    return {
+      subject: { receiver, finalStart: moved.toISOString(), finalInvitee: second },
+      events: rescheduled,
+    };
+  }
+  // Rescheduled, then the new booking cancelled too.
+  return {
+    subject: { receiver, finalStart: null },
+    events: [...rescheduled, canceled(second, false, new Date(later.getTime() + 30_000))],
+  };
+}
+
+function planAcuity(random: () => number): Planned {
+  const receiver = "acuity";
+  const start = day(10 + Math.floor(random() * 20)).toISOString();
+  const notice = (
+    action: string,
+  ) => ({ receiver, eventId: action, type: action, inboxed: true, fields: {} } as const);
+  const story = random();
+  if (story < 0.4) {
+    return { subject: { receiver, finalStart: start, bookedStart: start }, events: [notice("scheduled")] };
+  }
+  if (story < 0.7) {
+    return {
+      subject: { receiver, finalStart: null, bookedStart: start },
+      events: [notice("scheduled"), notice("canceled")],
+    };
+  }
+  const moved = day(31 + Math.floor(random() * 20)).toISOString();
+  return {
+    subject: { receiver, finalStart: moved, bookedStart: start },
+    events: [notice("scheduled"), notice("rescheduled")],
+  };
+}
 
 /**
  * Plans the events of one subject, in story order (the caller shuffles their times):
  * Calendly: booked; booked then cancelled; booked then rescheduled (the new invitee names the old one,
- * and the old one's cancellation says `rescheduled`). Typeform: one submission, or two distinct ones (the
- * couple submitted twice). CRM: one or two changes of different fields.
+ * and the old one's cancellation says `rescheduled`); rescheduled then cancelled. Acuity: the same three, as Acuity's notifications
+ * (scheduled, canceled, rescheduled), which carry only the appointment id. Typeform and Jotform: one
+ * submission, or two distinct ones (the couple submitted twice). CRM: one or two changes of different fields.
  */
-export function planSubject(
-  receiver: SideEffectReceiver,
-  random: () => number,
-): { subject: PlannedSubject; events: Omit<SubjectEvent, "subject">[] } {
-  const day = (d: number) => new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + d * 86_400_000);
-  switch (receiver) {
-    case "calendly": {
-      const first = inviteeUri();
-      const start = day(10 + Math.floor(random() * 20));
-      const created = (uri: string, at: Date, old: string | null, createdAt: Date) => ({
-        receiver,
-        eventId: `invitee.created:${uri}`,
-        type: "invitee.created",
-        inboxed: true,
-        fields: { uri, start: at.toISOString(), old_invitee: old, created_at: createdAt.toISOString() },
-      });
-      const t0 = new Date(Date.now() - 60_000);
-      const story = random();
-      if (story < 0.4) {
+export function planSubject(receiver: SideEffectReceiver, random: () => number): Planned {
+  if (receiver === "calendly") return planCalendly(random);
+  if (receiver === "acuity") return planAcuity(random);
+  if (isForm(receiver)) {
+    const submissions = random() < 0.2 ? 2 : 1;
+    return {
+      subject: { receiver },
+      events: Array.from({ length: submissions }, () => {
+        const id = receiver === "typeform" ? `01${hex(12).toUpperCase()}` : `jf-${hex(8)}`;
         return {
-          subject: { receiver, finalStart: start.toISOString(), finalInvitee: first },
-          events: [created(first, start, null, t0)],
-        };
-      }
-      const later = new Date(t0.getTime() + 30_000);
-      if (story < 0.7) {
-        return {
-          subject: { receiver, finalStart: null },
-          events: [created(first, start, null, t0), {
-            receiver,
-            eventId: `invitee.canceled:${first}`,
-            type: "invitee.canceled",
-            inboxed: true,
-            fields: { uri: first, rescheduled: false, created_at: later.toISOString() },
-          }],
-        };
-      }
-      const second = inviteeUri();
-      const moved = day(31 + Math.floor(random() * 20));
-      return {
-        subject: { receiver, finalStart: moved.toISOString(), finalInvitee: second },
-        events: [created(first, start, null, t0), {
           receiver,
-          eventId: `invitee.canceled:${first}`,
-          type: "invitee.canceled",
+          eventId: id,
+          type: "form_response",
           inboxed: false,
-          fields: { uri: first, rescheduled: true, created_at: later.toISOString() },
-        }, created(second, moved, first, later)],
-      };
-    }
-    case "typeform": {
-      const submissions = random() < 0.2 ? 2 : 1;
-      return {
-        subject: { receiver },
-        events: Array.from({ length: submissions }, () => {
-          const id = `01${hex(12).toUpperCase()}`;
-          return {
-            receiver,
-            eventId: id,
-            type: "form_response",
-            inboxed: false,
-            fields: { venue: `Venue ${id}` },
-          };
-        }),
-      };
-    }
-    case "crm-inbound": {
-      const changes = random() < 0.3 ? ["venue", "couple_name"] : ["venue"];
-      return {
-        subject: { receiver },
-        events: changes.map((field) => {
-          const id = `storm-${hex(10)}`;
-          return {
-            receiver,
-            eventId: id,
-            type: "couple.updated",
-            inboxed: true,
-            fields: { [field]: `${field} ${id}` },
-          };
-        }),
-      };
-    }
+          fields: { venue: `Venue ${id}` },
+        };
+      }),
+    };
   }
+  const changes = random() < 0.3 ? ["venue", "couple_name"] : ["venue"];
+  return {
+    subject: { receiver },
+    events: changes.map((field) => {
+      const id = `storm-${hex(10)}`;
+      return {
+        receiver,
+        eventId: id,
+        type: "couple.updated",
+        inboxed: true,
+        fields: { [field]: `${field} ${id}` },
+      };
+    }),
+  };
 }
 
-/** The side-effect receivers' suppliers and what their webhooks need, subject by subject. */
+/** What one subject's webhooks need and its audit reads. */
+export type SubjectRef = {
+  clientId: string;
+  /** Meetings: the meeting the booking must land on, and the journey's step after the meeting step. */
+  meetingId?: string;
+  nextStepId?: string;
+  /** Meetings: the waiting run; forms: the form step's run. */
+  runId?: number;
+  instanceId?: string;
+  /** Forms: the signed journey_token. */
+  token?: string;
+  /** Acuity: the simulator's appointment id. */
+  appointmentId?: number;
+};
+
+/** The side-effect receivers' suppliers, credentials and subjects. */
 export type SubjectFixture = {
   supplierIds: Record<SideEffectReceiver, string>;
   calendlySigningKey: string;
+  acuity: { user_id: string; api_key: string };
   typeformSecret: string;
+  jotform: { api_key: string; webhook_token: string };
   crmInboundUrl: string;
-  /** Per subject: meeting id (Calendly), signed form token (Typeform), couple id (CRM). */
-  refs: string[];
-  /** Per subject: the run completed by a booking or made due by a submission; null for CRM. */
-  runIds: (number | null)[];
-  /** Per subject: the journey instance (Calendly: advanced by the booking). */
-  instances: (string | null)[];
-  /** The Calendly journey's step after the meeting step. */
-  nextStepId: string;
+  subjects: SubjectRef[];
+  /** Jotform: the simulator's submission id of each planned submission (by the plan's event id). */
+  jotformSubmissions: Map<string, string>;
 };
 
-const FORM_ID = "StormForm1";
+const TYPEFORM_FORM = "StormForm1";
+const JOTFORM_FORM = "242000000001";
 
-/**
- * Creates one supplier per side-effect receiver and its subjects: for Calendly a journey waiting at a
- * meeting step (a `waiting` run, as module-meeting leaves it after sending the link, and its meeting),
- * for Typeform an open form request and its signed token, for the CRM a couple.
- */
-export async function prepareSubjects(sql: Sql, subjects: PlannedSubject[]): Promise<SubjectFixture> {
-  const f: SubjectFixture = {
-    supplierIds: {} as Record<SideEffectReceiver, string>,
-    calendlySigningKey: hex(24),
-    typeformSecret: hex(24),
-    crmInboundUrl: "",
-    refs: [],
-    runIds: [],
-    instances: [],
-    nextStepId: "",
-  };
+/** Connects each side-effect receiver's supplier (credentials in Vault) and makes its journey. */
+async function connectSuppliers(
+  sql: Sql,
+  f: SubjectFixture,
+): Promise<Partial<Record<SideEffectReceiver, { journeyId: string; stepIds: string[] }>>> {
   const later = { anchor: "wedding_date", offset_days: -7, at: "10:00" };
   const journeys: Partial<Record<SideEffectReceiver, { journeyId: string; stepIds: string[] }>> = {};
   for (const receiver of SIDE_EFFECT_RECEIVERS) {
     const supplierId = await createSupplier(sql, { name: `Storm ${receiver}` });
     f.supplierIds[receiver] = supplierId;
-    if (receiver === "calendly") {
-      await connectProvider(sql, supplierId, "calendly", {
-        access_token: hex(16),
-        signing_key: f.calendlySigningKey,
-      });
-      journeys.calendly = await createJourney(sql, supplierId, [
+    if (isMeeting(receiver)) {
+      await connectProvider(
+        sql,
+        supplierId,
+        receiver,
+        receiver === "calendly" ? { access_token: hex(16), signing_key: f.calendlySigningKey } : f.acuity,
+      );
+      // on_cancel keep: a cancellation leaves the journey where it is (no new visit to audit around).
+      journeys[receiver] = await createJourney(sql, supplierId, [
         {
           module_type: "meeting",
-          config: { provider: "calendly", meeting_type: "Consultation", on_cancel: "keep" },
+          config: { provider: receiver, meeting_type: "Consultation", on_cancel: "keep" },
           timing: later,
         },
         { timing: later },
       ]);
-    } else if (receiver === "typeform") {
-      await connectProvider(sql, supplierId, "typeform", { webhook_secret: f.typeformSecret });
-      journeys.typeform = await createJourney(sql, supplierId, [{
+    } else if (isForm(receiver)) {
+      const typeform = receiver === "typeform";
+      await connectProvider(
+        sql,
+        supplierId,
+        receiver,
+        typeform ? { webhook_secret: f.typeformSecret } : f.jotform,
+      );
+      journeys[receiver] = await createJourney(sql, supplierId, [{
         module_type: "form",
-        config: { form: { provider: "typeform", form_id: FORM_ID }, fields: { venue: "venue_ref" } },
+        config: {
+          form: { provider: receiver, form_id: typeform ? TYPEFORM_FORM : JOTFORM_FORM },
+          fields: { venue: typeform ? "venue_ref" : "venue" },
+        },
         timing: later,
       }]);
     } else {
@@ -204,61 +257,119 @@ export async function prepareSubjects(sql: Sql, subjects: PlannedSubject[]): Pro
         url: `${simulatorUrl}/hooks/${crypto.randomUUID()}`,
         field_map: { venue: "venue", couple_name: "couple_name" },
       });
-      const [{ url }] = await sql<{ url: string }[]>`
-        select public.crm_inbound_url(${supplierId}::uuid) as url`;
+      const [{ url }] = await sql<
+        { url: string }[]
+      >`select public.crm_inbound_url(${supplierId}::uuid) as url`;
       // The stack's public URL may differ from the gateway this run talks to: keep only path and query.
       const u = new URL(url);
       f.crmInboundUrl = `${gatewayUrl}${u.pathname}${u.search}`;
     }
   }
+  await sim("/_sim/config", { body: { provider: "acuity", ...f.acuity } });
+  return journeys;
+}
+
+/**
+ * Creates one supplier per side-effect receiver and its subjects: for bookings a journey waiting at a
+ * meeting step (a `waiting` run, as module-meeting leaves it after sending the link, and its meeting)
+ * and, for Acuity, the appointment in the simulator already in its final state (Acuity's notifications
+ * carry only an id: the receiver reads the appointment back); for forms an open form request, its
+ * signed token and, for Jotform, the submissions in the simulator; for the CRM a couple.
+ */
+export async function prepareSubjects(
+  sql: Sql,
+  subjects: PlannedSubject[],
+  events: SubjectEvent[],
+): Promise<SubjectFixture> {
+  const f: SubjectFixture = {
+    supplierIds: {} as Record<SideEffectReceiver, string>,
+    calendlySigningKey: hex(24),
+    acuity: { user_id: String(100000 + Math.floor(Math.random() * 1e9)), api_key: `acuity-${hex(12)}` },
+    typeformSecret: hex(24),
+    jotform: { api_key: hex(16), webhook_token: hex(16) },
+    crmInboundUrl: "",
+    subjects: [],
+    jotformSubmissions: new Map(),
+  };
+  const journeys = await connectSuppliers(sql, f);
   const secret = await linksSecret(sql);
-  for (const s of subjects) {
+  for (const [n, s] of subjects.entries()) {
     const supplierId = f.supplierIds[s.receiver];
-    const clientId = await createClient(sql, supplierId, { wedding_date: "2028-06-10" });
+    const email = `storm-${s.receiver}-${n}-${hex(4)}@example.com`;
+    const clientId = await createClient(sql, supplierId, { wedding_date: "2028-06-10", email });
+    const ref: SubjectRef = { clientId };
+    f.subjects.push(ref);
     const journey = journeys[s.receiver];
-    if (!journey) {
-      f.refs.push(clientId);
-      f.runIds.push(null);
-      f.instances.push(null);
+    if (!journey) continue;
+    ref.instanceId = await startJourney(sql, supplierId, journey.journeyId, clientId);
+    const [run] = await sql<{ id: string }[]>`
+      select id::text from public.module_runs where journey_instance_id = ${ref.instanceId}::uuid`;
+    if (!run) throw new Error(`Cannot prepare the storm: no run planned for the ${s.receiver} journey`);
+    ref.runId = Number(run.id);
+    if (isMeeting(s.receiver)) {
+      ref.nextStepId = journey.stepIds[1];
+      await sql`update public.module_runs set status = 'waiting', updated_at = now() where id = ${ref.runId}`;
+      const [m] = await sql<
+        { id: string }[]
+      >`select (public.meeting_for_run(${ref.runId}, ${s.receiver})).id::text`;
+      ref.meetingId = m.id;
+      if (s.receiver === "acuity") ref.appointmentId = await bookAcuity(f, s, email);
       continue;
     }
-    const instanceId = await startJourney(sql, supplierId, journey.journeyId, clientId);
-    const [run] = await sql<{ id: string }[]>`
-      select id::text from public.module_runs where journey_instance_id = ${instanceId}::uuid`;
-    if (!run) throw new Error(`Cannot prepare the storm: no run planned for ${s.receiver} journey`);
-    const runId = Number(run.id);
-    f.runIds.push(runId);
-    f.instances.push(instanceId);
-    if (s.receiver === "calendly") {
-      f.nextStepId = journey.stepIds[1];
-      await sql`update public.module_runs set status = 'waiting', updated_at = now() where id = ${runId}`;
-      const [m] = await sql<{ id: string }[]>`select (public.meeting_for_run(${runId}, 'calendly')).id::text`;
-      f.refs.push(m.id);
-    } else {
-      const [r] = await sql<{ id: string }[]>`
-        select (public.open_form_request(${runId}, 'typeform', ${FORM_ID}, false, null)).id::text`;
-      const now = new Date();
-      f.refs.push(
-        await signLinkToken(
-          secret,
-          "form",
-          { sub: r.id, run: runId, cpl: clientId },
-          now,
-          new Date(now.getTime() + 30 * 86_400_000),
-        ),
-      );
+    const [r] = await sql<{ id: string }[]>`
+      select (public.open_form_request(${ref.runId}, ${s.receiver},
+        ${s.receiver === "typeform" ? TYPEFORM_FORM : JOTFORM_FORM}, false, null)).id::text`;
+    const now = new Date();
+    ref.token = await signLinkToken(
+      secret,
+      "form",
+      { sub: r.id, run: ref.runId, cpl: clientId },
+      now,
+      new Date(now.getTime() + 30 * 86_400_000),
+    );
+    if (s.receiver !== "jotform") continue;
+    for (const e of events.filter((x) => x.subject === n)) {
+      const stored = await sim<{ submission: { id: string } }>("/_sim/jotform/submissions", {
+        body: {
+          api_key: f.jotform.api_key,
+          form_id: JOTFORM_FORM,
+          answers: {
+            "3": { name: "journey_token", answer: ref.token },
+            "4": { name: "venue", answer: e.fields.venue },
+          },
+        },
+      });
+      f.jotformSubmissions.set(e.eventId, stored.submission.id);
     }
   }
   return f;
 }
 
+/** Books (then moves or cancels) an Acuity appointment in the simulator, as the couple did. */
+async function bookAcuity(f: SubjectFixture, s: PlannedSubject, email: string): Promise<number> {
+  const url = new URL("https://studio.as.me/");
+  url.search = new URLSearchParams({ firstName: "Alex", lastName: "Lee", email, appointmentType: "42" })
+    .toString();
+  const booked = await sim<{ id: number }>("/_sim/acuity/book", {
+    body: { scheduler_url: url.toString(), user_id: f.acuity.user_id, datetime: s.bookedStart, duration: 30 },
+  });
+  if (s.finalStart === null) await sim(`/_sim/acuity/appointments/${booked.id}/cancel`, { body: {} });
+  else if (s.finalStart !== s.bookedStart) {
+    await sim(`/_sim/acuity/appointments/${booked.id}/reschedule`, { body: { datetime: s.finalStart } });
+  }
+  return booked.id;
+}
+
 /** A webhook ready to fire: the same bytes and headers for every copy. */
 export type SignedWebhook = { url: string; headers: Record<string, string>; body: string };
 
+const receiverUrl = (f: SubjectFixture, r: SideEffectReceiver, query = "") =>
+  `${gatewayUrl}/functions/v1/webhook-${r}?supplier=${f.supplierIds[r]}${query}`;
+const json = { "content-type": "application/json" };
+
 /** Builds and signs a side-effect event as its source does. */
 export async function signSubjectEvent(f: SubjectFixture, e: SubjectEvent): Promise<SignedWebhook> {
-  const supplier = f.supplierIds[e.receiver];
-  const ref = f.refs[e.subject];
+  const ref = f.subjects[e.subject];
   switch (e.receiver) {
     case "calendly": {
       const start = e.fields.start as string | undefined;
@@ -270,7 +381,7 @@ export async function signSubjectEvent(f: SubjectFixture, e: SubjectEvent): Prom
           email: `storm-${e.subject}@example.com`,
           rescheduled: e.fields.rescheduled ?? false,
           old_invitee: e.fields.old_invitee ?? null,
-          tracking: { utm_content: ref },
+          tracking: { utm_content: ref.meetingId },
           ...(start
             ? {
               scheduled_event: {
@@ -284,9 +395,25 @@ export async function signSubjectEvent(f: SubjectFixture, e: SubjectEvent): Prom
       });
       const signature = await signCalendly(f.calendlySigningKey, Math.floor(Date.now() / 1000), body);
       return {
-        url: `${gatewayUrl}/functions/v1/webhook-calendly?supplier=${supplier}`,
+        url: receiverUrl(f, e.receiver),
         body,
-        headers: { "content-type": "application/json", "calendly-webhook-signature": signature },
+        headers: { ...json, "calendly-webhook-signature": signature },
+      };
+    }
+    case "acuity": {
+      const body = new URLSearchParams({
+        action: e.type,
+        id: String(ref.appointmentId),
+        calendarID: "1",
+        appointmentTypeID: "42",
+      }).toString();
+      return {
+        url: receiverUrl(f, e.receiver),
+        body,
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "x-acuity-signature": await signAcuity(f.acuity.api_key, body),
+        },
       };
     }
     case "typeform": {
@@ -294,8 +421,8 @@ export async function signSubjectEvent(f: SubjectFixture, e: SubjectEvent): Prom
         event_id: e.eventId,
         event_type: e.type,
         form_response: {
-          form_id: FORM_ID,
-          hidden: { journey_token: ref },
+          form_id: TYPEFORM_FORM,
+          hidden: { journey_token: ref.token },
           answers: [{
             type: "text",
             text: e.fields.venue,
@@ -304,19 +431,29 @@ export async function signSubjectEvent(f: SubjectFixture, e: SubjectEvent): Prom
         },
       });
       return {
-        url: `${gatewayUrl}/functions/v1/webhook-typeform?supplier=${supplier}`,
+        url: receiverUrl(f, e.receiver),
         body,
-        headers: {
-          "content-type": "application/json",
-          "typeform-signature": await signTypeform(f.typeformSecret, body),
-        },
+        headers: { ...json, "typeform-signature": await signTypeform(f.typeformSecret, body) },
+      };
+    }
+    case "jotform": {
+      // Jotform posts multipart/form-data with the ids (and a copy of the answers the receiver ignores).
+      const form = new FormData();
+      form.set("formID", JOTFORM_FORM);
+      form.set("submissionID", f.jotformSubmissions.get(e.eventId)!);
+      form.set("rawRequest", JSON.stringify({ q4_venue: e.fields.venue }));
+      const encoded = new Response(form);
+      return {
+        url: receiverUrl(f, e.receiver, `&token=${f.jotform.webhook_token}`),
+        body: await encoded.text(),
+        headers: { "content-type": encoded.headers.get("content-type")! },
       };
     }
     case "crm-inbound":
       return {
         url: f.crmInboundUrl,
-        body: JSON.stringify({ type: e.type, id: e.eventId, couple: { id: ref, ...e.fields } }),
-        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ type: e.type, id: e.eventId, couple: { id: ref.clientId, ...e.fields } }),
+        headers: json,
       };
   }
 }
@@ -336,6 +473,17 @@ export type SubjectAudit = {
   problems: string[];
 };
 
+/** The inbox key (provider:event_id) each receiver records an event under. */
+function inboxKey(f: SubjectFixture, subjects: PlannedSubject[], e: SubjectEvent): string {
+  if (e.receiver === "crm-inbound") return `crm_inbound:${f.supplierIds[e.receiver]}:${e.eventId}`;
+  if (e.receiver === "acuity") {
+    // Acuity names an event by action, appointment and the slot read back (the final one).
+    const s = subjects[e.subject];
+    return `acuity:${e.type}:${f.subjects[e.subject].appointmentId}:${s.finalStart ?? s.bookedStart}`;
+  }
+  return `${e.receiver}:${e.eventId}`;
+}
+
 /** Checks meetings, runs, journeys, form requests, couples and the inbox against the plan. */
 export async function auditSubjects(
   sql: Sql,
@@ -348,36 +496,31 @@ export async function auditSubjects(
     select provider, event_id, processed_at is not null as processed from public.webhook_events
     where supplier_id = any(${suppliers}::uuid[])`;
   const inboxKeys = new Set(inbox.filter((r) => r.processed).map((r) => `${r.provider}:${r.event_id}`));
-  const inboxKey = (e: SubjectEvent) =>
-    e.receiver === "crm-inbound"
-      ? `crm_inbound:${f.supplierIds[e.receiver]}:${e.eventId}`
-      : `${e.receiver}:${e.eventId}`;
   const inboxed = events.filter((e) => e.inboxed);
-  const lost = inboxed.filter((e) => !inboxKeys.has(inboxKey(e))).length;
+  const lost = inboxed.filter((e) => !inboxKeys.has(inboxKey(f, subjects, e))).length;
 
   const meetings = new Map(
     (await sql<
-      { id: string; status: string; external_id: string | null; start_at: Date | null; run_status: string }[]
+      {
+        id: string;
+        status: string;
+        external_id: string | null;
+        start_at: Date | null;
+        run_status: string;
+        current: string | null;
+        next_runs: number;
+        reminders: number;
+      }[]
     >`
-      select m.id::text, m.status, m.external_id, m.start_at, r.status::text as run_status
+      select m.id::text, m.status, m.external_id, m.start_at, r.status::text as run_status,
+        i.current_step_id::text as current,
+        (select count(*)::int from public.module_runs n where n.journey_instance_id = i.id
+          and n.step_id <> m.step_id) as next_runs,
+        (select count(*)::int from public.meeting_reminders mr join public.module_runs x on x.id = mr.run_id
+          where mr.meeting_id = m.id and x.status = 'pending') as reminders
       from public.meetings m join public.module_runs r on r.id = m.run_id
-      where m.supplier_id = ${f.supplierIds.calendly}::uuid`).map((m) => [m.id, m]),
-  );
-  const reminders = new Map(
-    (await sql<{ meeting_id: string; pending: number }[]>`
-      select mr.meeting_id::text, count(*) filter (where r.status = 'pending')::int as pending
-      from public.meeting_reminders mr join public.module_runs r on r.id = mr.run_id
-      where mr.supplier_id = ${f.supplierIds.calendly}::uuid group by mr.meeting_id`).map((
-      r,
-    ) => [r.meeting_id, r.pending]),
-  );
-  const journeys = new Map(
-    (await sql<{ instance: string; next_runs: number; current: string | null }[]>`
-      select i.id::text as instance, i.current_step_id::text as current,
-        (select count(*)::int from public.module_runs r where r.journey_instance_id = i.id
-          and r.step_id = ${f.nextStepId}::uuid) as next_runs
-      from public.journey_instances i where i.supplier_id = ${f.supplierIds.calendly}::uuid`)
-      .map((j) => [j.instance, j]),
+      join public.journey_instances i on i.id = m.journey_instance_id
+      where m.supplier_id = any(${suppliers}::uuid[])`).map((m) => [m.id, m]),
   );
   const forms = new Map(
     (await sql<
@@ -386,7 +529,7 @@ export async function auditSubjects(
       select f.run_id::text, f.status, f.submission_ref, f.answers ->> 'venue' as venue,
         (r.run_at <= now() or r.status <> 'pending') as due
       from public.form_requests f join public.module_runs r on r.id = f.run_id
-      where f.supplier_id = ${f.supplierIds.typeform}::uuid`).map((r) => [Number(r.run_id), r]),
+      where f.supplier_id = any(${suppliers}::uuid[])`).map((r) => [Number(r.run_id), r]),
   );
   const couples = new Map(
     (await sql<{ id: string; venue: string | null; couple_name: string; changes: number; echoes: number }[]>`
@@ -401,15 +544,17 @@ export async function auditSubjects(
 
   const bySubject = new Map<number, SubjectEvent[]>();
   for (const e of events) bySubject.set(e.subject, [...(bySubject.get(e.subject) ?? []), e]);
-  let wrongMeetings = 0, wrongJourneys = 0, wrongReminders = 0, wrongForms = 0, wrongCouples = 0, echoes = 0;
+  const wrongs = { meetings: 0, journeys: 0, reminders: 0, forms: 0, couples: 0 };
+  let echoes = 0;
   const samples: string[] = [];
-  const wrong = (what: string, n: number, found: unknown) => {
+  const wrong = (what: keyof typeof wrongs, n: number, found: unknown) => {
+    wrongs[what]++;
     if (samples.length < 3) {
       const story = (bySubject.get(n) ?? []).map((e) =>
         `${e.type}${e.fields.old_invitee ? " (reschedule)" : ""}`
       );
       samples.push(
-        `first ${what}: subject ${n} [${story.join(", ")}] ${JSON.stringify(subjects[n])} found ${
+        `first wrong ${what}: subject ${n} [${story.join(", ")}] ${JSON.stringify(subjects[n])} found ${
           JSON.stringify(found)
         }`,
       );
@@ -417,66 +562,72 @@ export async function auditSubjects(
   };
   subjects.forEach((s, n) => {
     const evs = bySubject.get(n) ?? [];
-    if (s.receiver === "calendly") {
-      const m = meetings.get(f.refs[n]);
-      const j = journeys.get(f.instances[n]!);
+    const ref = f.subjects[n];
+    if (isMeeting(s.receiver)) {
+      const m = meetings.get(ref.meetingId!);
+      const external = s.receiver === "calendly" ? s.finalInvitee : String(ref.appointmentId);
+      if (!m) return wrong("meetings", n, m);
       if (s.finalStart === null) {
-        if (m?.status !== "canceled") wrongMeetings++, wrong("wrong meeting", n, m);
-        if ((reminders.get(f.refs[n]) ?? 0) !== 0) wrongReminders++;
+        if (m.status !== "canceled") wrong("meetings", n, m);
+        if (m.reminders !== 0) wrong("reminders", n, m);
         // A cancellation may come before its booking: the step is then never completed (on_cancel: keep).
-        if (!j || j.next_runs > 1 || (m?.run_status === "succeeded") !== (j.next_runs === 1)) wrongJourneys++;
-      } else {
-        if (
-          m?.status !== "scheduled" || m.external_id !== s.finalInvitee ||
-          m.start_at?.toISOString() !== s.finalStart
-        ) wrongMeetings++, wrong("wrong meeting", n, m);
-        if ((reminders.get(f.refs[n]) ?? 0) !== 2) wrongReminders++;
-        // Completed once: the run succeeded and exactly one run of the next step was planned.
-        if (m?.run_status !== "succeeded" || j?.next_runs !== 1 || j.current !== f.nextStepId) {
-          wrongJourneys++;
+        if (m.next_runs > 1 || (m.run_status === "succeeded") !== (m.next_runs === 1)) {
+          wrong("journeys", n, m);
         }
+        return;
       }
-    } else if (s.receiver === "typeform") {
-      const r = forms.get(f.runIds[n]!);
-      const e = evs.find((x) => x.eventId === r?.submission_ref);
-      // Exactly one submission won, and the answers stored are that submission's own.
-      if (r?.status !== "submitted" || !e || r.venue !== e.fields.venue || !r.due) wrongForms++;
+      if (
+        m.status !== "scheduled" || m.external_id !== external || m.start_at?.toISOString() !== s.finalStart
+      ) {
+        wrong("meetings", n, m);
+      }
+      if (m.reminders !== 2) wrong("reminders", n, m);
+      // Completed once: the run succeeded and exactly one run of the next step was planned.
+      if (m.run_status !== "succeeded" || m.next_runs !== 1 || m.current !== ref.nextStepId) {
+        wrong("journeys", n, m);
+      }
+    } else if (isForm(s.receiver)) {
+      const r = forms.get(ref.runId!);
+      const e = evs.find((x) =>
+        (s.receiver === "jotform" ? f.jotformSubmissions.get(x.eventId) : x.eventId) === r?.submission_ref
+      );
+      // Exactly one submission won, its answers are the ones stored, and the form's run was made due.
+      if (r?.status !== "submitted" || !e || r.venue !== e.fields.venue || !r.due) wrong("forms", n, r);
     } else {
-      const c = couples.get(f.refs[n]);
+      const c = couples.get(ref.clientId);
       const want = Object.assign({}, ...evs.map((e) => e.fields));
-      if (!c || c.venue !== want.venue || (want.couple_name && c.couple_name !== want.couple_name)) {
-        wrongCouples++;
-      }
-      if (c && c.changes !== evs.length) wrongCouples++;
+      if (
+        !c || c.venue !== want.venue || (want.couple_name && c.couple_name !== want.couple_name) ||
+        c.changes !== evs.length
+      ) wrong("couples", n, c);
       echoes += c?.echoes ?? 0;
     }
   });
   const count = (r: SideEffectReceiver) => subjects.filter((s) => s.receiver === r).length;
   const audit: SubjectAudit = {
-    subjects: {
-      calendly: count("calendly"),
-      typeform: count("typeform"),
-      "crm-inbound": count("crm-inbound"),
-    },
+    subjects: Object.fromEntries(SIDE_EFFECT_RECEIVERS.map((r) => [r, count(r)])) as Record<
+      SideEffectReceiver,
+      number
+    >,
     inboxRows: inbox.length,
     lostEvents: lost,
     extraInboxRows: inbox.length - inboxed.length,
-    wrongMeetings,
-    wrongJourneys,
-    wrongReminders,
-    wrongForms,
-    wrongCouples,
+    wrongMeetings: wrongs.meetings,
+    wrongJourneys: wrongs.journeys,
+    wrongReminders: wrongs.reminders,
+    wrongForms: wrongs.forms,
+    wrongCouples: wrongs.couples,
     crmEchoes: echoes,
     problems: [],
   };
   const zero: [string, number][] = [
     ["side-effect events lost", lost],
     ["unexpected side-effect inbox rows", audit.extraInboxRows],
-    ["wrong meetings", wrongMeetings],
-    ["wrong journeys after bookings", wrongJourneys],
-    ["wrong meeting reminders", wrongReminders],
-    ["wrong form requests", wrongForms],
-    ["wrong couples after CRM changes", wrongCouples],
+    ["wrong meetings", wrongs.meetings],
+    ["wrong journeys after bookings", wrongs.journeys],
+    ["wrong meeting reminders", wrongs.reminders],
+    ["wrong form requests", wrongs.forms],
+    ["wrong couples after CRM changes", wrongs.couples],
     ["CRM changes echoed back", echoes],
   ];
   for (const [what, n] of zero) if (n !== 0) audit.problems.push(`${what}: ${n}`);
