@@ -1,5 +1,6 @@
-// The webhook storm: signed provider webhooks (duplicates, out-of-order statuses, events ahead of their
-// delivery) fired open loop at the receivers, then an audit of the inbox, deliveries and suppressions.
+// The webhook storm: signed provider webhooks (duplicates, out-of-order events, events ahead of their
+// delivery) fired open loop at the ten receivers, then an audit of the inbox, deliveries, suppressions,
+// meetings, form requests and couples.
 import { gatewayUrl } from "../stack/config.ts";
 import { pgArray } from "../shared/db/client.ts";
 import { latencySummary } from "../bench/measure.ts";
