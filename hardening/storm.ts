@@ -1,4 +1,4 @@
-// `npm run storm`: 10,000 signed provider webhooks in 60 s at the receivers, audited for exactly-once
+// `npm run storm`: 10,000 signed webhooks in 60 s at the ten receivers, audited for exactly-once
 // processing; writes hardening/results/storm.json and the README's storm block.
 import { up } from "../stack/cli.ts";
 import { root } from "../stack/config.ts";
@@ -9,9 +9,10 @@ import { runStorm, type StormAudit } from "./storm_plan.ts";
 const WEBHOOKS = Number(Deno.env.get("STORM_WEBHOOKS") ?? 10_000);
 const DURATION_MS = Number(Deno.env.get("STORM_SECONDS") ?? 60) * 1000;
 
-/** The README block: what was sent, what had to hold, and the receivers' latency. */
+/** The README block: what was sent, what had to hold (deliveries, then bookings, forms and CRM changes), latency. */
 function figures(a: StormAudit, load: number[]): string {
   const ms = (x: { p50: number; p95: number; p99: number }) => `${x.p50} / ${x.p95} / ${x.p99}`;
+  const s = a.sideEffects;
   const rows = [
     [
       "Webhooks sent (distinct events + exact duplicates)",
@@ -23,17 +24,29 @@ function figures(a: StormAudit, load: number[]): string {
       `${a.deliveries} (${a.waitingDeliveries} / ${a.outOfOrderDeliveries})`,
     ],
     [
-      "Inbox rows (processed / ignored status-less types / unprocessed)",
+      "Delivery inbox rows (processed / ignored status-less types / unprocessed)",
       `${a.inbox.rows} (${a.inbox.processed} / ${a.inbox.ignored} / ${a.inbox.unprocessed})`,
     ],
     ["Events lost", String(a.lostEvents)],
     ["delivery_events beyond one per event", String(a.duplicateDeliveryEvents)],
     ["Wrong final statuses", String(a.wrongFinalStatus)],
     ["Suppressions (expected / found)", `${a.suppressions.expected} / ${a.suppressions.found}`],
+    [
+      "Meetings / form requests / couples (subjects per receiver)",
+      Object.entries(s.subjects).map(([r, n]) => `${r}: ${n}`).join(", "),
+    ],
+    ["Booking and CRM inbox rows (lost / extra)", `${s.inboxRows} (${s.lostEvents} / ${s.extraInboxRows})`],
+    [
+      "Wrong meetings / journeys after bookings / reminders",
+      `${s.wrongMeetings} / ${s.wrongJourneys} / ${s.wrongReminders}`,
+    ],
+    ["Wrong form requests / couples / CRM echoes", `${s.wrongForms} / ${s.wrongCouples} / ${s.crmEchoes}`],
     ["5xx or unanswered / unexpected 4xx", `${a.http5xx} / ${a.unexpected4xx}`],
     ["Answers by HTTP status", Object.entries(a.answers).map(([s, n]) => `${s}: ${n}`).join(", ")],
     ["Receiver latency p50 / p95 / p99 (ms), all", ms(a.latencyMs)],
-    ...Object.entries(a.byProvider).map(([p, x]) => [`… webhook-${p} (${x.webhooks})`, ms(x)]),
+    ...Object.entries(a.byProvider).map((
+      [p, x],
+    ) => [`… ${p === "crm-inbound" ? p : `webhook-${p}`} (${x.webhooks})`, ms(x)]),
     [
       "Machine load average at the start (1 / 5 / 15 min, 2 cores)",
       load.map((x) => x.toFixed(1)).join(" / "),

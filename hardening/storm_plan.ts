@@ -1,10 +1,17 @@
-// The webhook storm: signed provider webhooks (duplicates, out-of-order statuses, events ahead of their
-// delivery) fired open loop at the receivers, then an audit of the inbox, deliveries and suppressions.
+// The webhook storm: signed provider webhooks (duplicates, out-of-order events, events ahead of their
+// delivery) fired open loop at the ten receivers, then an audit of the inbox, deliveries, suppressions,
+// meetings, form requests and couples.
 import { gatewayUrl } from "../stack/config.ts";
 import { pgArray } from "../shared/db/client.ts";
 import { latencySummary } from "../bench/measure.ts";
 import type { Sql } from "../tests/helpers/db.ts";
-import { createClient, createJourney, createSupplier, startJourney } from "../tests/helpers/fixtures.ts";
+import {
+  connectProvider,
+  createClient,
+  createJourney,
+  createSupplier,
+  startJourney,
+} from "../tests/helpers/fixtures.ts";
 import { signMailgun } from "../shared/webhooks/mailgun.ts";
 import { signMeta } from "../shared/webhooks/meta.ts";
 import {
@@ -14,13 +21,31 @@ import {
 } from "../shared/webhooks/sendgrid.ts";
 import { signSvix } from "../shared/webhooks/svix.ts";
 import { signTwilio } from "../shared/webhooks/twilio.ts";
-import { toBase64, toHex } from "../shared/webhooks/hmac.ts";
+import { toBase64 } from "../shared/webhooks/hmac.ts";
 import { newSvixSecret } from "../tests/helpers/stack.ts";
+import {
+  auditSubjects,
+  hex,
+  type PlannedSubject,
+  planSubject,
+  prepareSubjects,
+  SIDE_EFFECT_RECEIVERS,
+  type SideEffectReceiver,
+  type SignedWebhook,
+  signSubjectEvent,
+  type SubjectAudit,
+  type SubjectEvent,
+  type SubjectFixture,
+} from "./storm_receivers.ts";
 
 /** The receivers the storm covers. */
 export const STORM_PROVIDERS = ["resend", "sendgrid", "mailgun", "twilio", "whatsapp"] as const;
 /** One of {@link STORM_PROVIDERS}. */
 export type StormProvider = typeof STORM_PROVIDERS[number];
+/** Every receiver the storm covers: the delivery-status ones and those with other side effects. */
+export const STORM_RECEIVERS = [...STORM_PROVIDERS, ...SIDE_EFFECT_RECEIVERS] as const;
+/** One of {@link STORM_RECEIVERS}. */
+export type StormReceiver = typeof STORM_RECEIVERS[number];
 
 /** Delivery statuses a story is told in; each provider names them its own way (see EVENT_TYPES). */
 type Status =
@@ -85,10 +110,10 @@ const STORIES: Status[][] = [
 
 /** One distinct provider event of the plan. */
 export type PlannedEvent = {
-  provider: StormProvider;
+  provider: StormReceiver;
   /** The inbox key: (provider, event_id). */
   eventId: string;
-  /** The delivery it is about (index into `StormPlan.deliveries`). */
+  /** The delivery it is about (index into `StormPlan.deliveries`); -1 for a side-effect event. */
   delivery: number;
   type: string;
   /** The delivery status it means, null for an ignored event type. */
@@ -97,6 +122,8 @@ export type PlannedEvent = {
   atMs: number;
   /** Extra copies: ms after the first one (0: concurrently). */
   duplicatesAtMs: number[];
+  /** A booking, form submission or CRM change rather than a delivery status. */
+  side?: SubjectEvent;
 };
 
 /** One delivery the events are about. */
@@ -113,6 +140,8 @@ export type PlannedDelivery = {
 /** Everything the storm sends and expects. */
 export type StormPlan = {
   deliveries: PlannedDelivery[];
+  /** The meetings, form requests and couples the side-effect events are about. */
+  subjects: PlannedSubject[];
   events: PlannedEvent[];
   durationMs: number;
 };
@@ -144,10 +173,6 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function hex(bytes: number): string {
-  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
-}
-
 function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -177,8 +202,10 @@ function newDelivery(provider: StormProvider, n: number, recordAtMs: number | nu
 }
 
 /**
- * Plans a storm: deliveries spread over the receivers, each with a story of statuses fired in shuffled
- * order within a few seconds, some recorded only while their events arrive, and exact duplicates.
+ * Plans a storm: deliveries, meetings, form requests and couples spread over the receivers so that each
+ * receiver gets about as many webhooks, each with a story (statuses; booked / cancelled / rescheduled;
+ * submitted once or twice; changed once or twice) fired in shuffled order within a few seconds, some
+ * deliveries recorded only while their events arrive, and exact duplicates.
  */
 export function planStorm(opts: PlanOptions): StormPlan {
   const random = opts.random ?? Math.random;
@@ -186,10 +213,35 @@ export function planStorm(opts: PlanOptions): StormPlan {
   const distinct = Math.round(opts.webhooks * (1 - duplicateShare));
   const spreadMs = Math.min(5_000, opts.durationMs / 4);
   const deliveries: PlannedDelivery[] = [];
+  const subjects: PlannedSubject[] = [];
   const events: PlannedEvent[] = [];
+  const perReceiver = new Map<StormReceiver, number>(STORM_RECEIVERS.map((r) => [r, 0]));
   while (events.length < distinct) {
-    const provider = STORM_PROVIDERS[deliveries.length % STORM_PROVIDERS.length];
+    // The receiver with the fewest events so far: stories differ in length, webhooks per receiver do not.
+    const receiver = [...perReceiver].reduce((a, b) => b[1] < a[1] ? b : a)[0];
     const startMs = random() * (opts.durationMs - spreadMs);
+    const before = events.length;
+    if (!(STORM_PROVIDERS as readonly string[]).includes(receiver)) {
+      const planned = planSubject(receiver as SideEffectReceiver, random);
+      const times = planned.events.map(() => startMs + random() * spreadMs);
+      for (const [i, e] of planned.events.entries()) {
+        const side = { ...e, subject: subjects.length };
+        events.push({
+          provider: e.receiver,
+          eventId: e.eventId,
+          delivery: -1,
+          type: e.type,
+          status: null,
+          atMs: times[i],
+          duplicatesAtMs: [],
+          side,
+        });
+      }
+      subjects.push(planned.subject);
+      perReceiver.set(receiver, perReceiver.get(receiver)! + events.length - before);
+      continue;
+    }
+    const provider = receiver as StormProvider;
     const waiting = random() < (opts.waitingShare ?? 0.1);
     const story = STORIES[Math.floor(random() * STORIES.length)]
       .filter((s) => EVENT_TYPES[provider][s] !== undefined);
@@ -213,13 +265,19 @@ export function planStorm(opts: PlanOptions): StormPlan {
         : `${provider}-${hex(12)}`;
       events.push({ provider, eventId, delivery: index, ...t, atMs: times[i], duplicatesAtMs: [] });
     }
+    perReceiver.set(receiver, perReceiver.get(receiver)! + events.length - before);
   }
   for (let d = events.length; d < opts.webhooks; d++) {
     const e = events[Math.floor(random() * events.length)];
     // Half the copies race the first one; the others come back later, as a provider's retry would.
     e.duplicatesAtMs.push(random() < 0.5 ? 0 : Math.min(random() * 3_000, opts.durationMs - e.atMs));
   }
-  return { deliveries, events, durationMs: opts.durationMs };
+  return { deliveries, subjects, events, durationMs: opts.durationMs };
+}
+
+/** The plan's booking, submission and CRM events. */
+function sideEvents(plan: StormPlan): SubjectEvent[] {
+  return plan.events.flatMap((e) => e.side ? [e.side] : []);
 }
 
 /** Credentials of the storm's suppliers, one per provider (in STORM_PROVIDERS order). */
@@ -231,32 +289,23 @@ export type StormFixture = {
   mailgun: { webhook_signing_key: string };
   twilio: { account_sid: string; auth_token: string };
   whatsapp: { app_secret: string; phone_number_id: string };
+  /** The side-effect receivers' suppliers and subjects. */
+  subjects: SubjectFixture;
 };
-
-async function storeIntegration(
-  sql: Sql,
-  supplierId: string,
-  provider: string,
-  secret: Record<string, string>,
-  settings: Record<string, unknown> = {},
-): Promise<void> {
-  await sql`
-    insert into public.supplier_integrations (supplier_id, provider, settings, secret_id)
-    values (${supplierId}::uuid, ${provider}, ${JSON.stringify(settings)}::text::jsonb,
-      vault.create_secret(${JSON.stringify(secret)}, ${`${provider}:${supplierId}`}))`;
-}
 
 /**
  * Creates one supplier per receiver with its webhook credentials in Vault, and for each some couples
- * whose journey waits on a step a year away: the runs the storm's deliveries belong to.
+ * whose journey waits on a step a year away: the runs the storm's deliveries belong to. Then the
+ * meetings, form requests and couples of the plan's side-effect subjects.
  */
-export async function prepareStorm(sql: Sql, runsPerSupplier = 10): Promise<StormFixture> {
+export async function prepareStorm(sql: Sql, plan: StormPlan, runsPerSupplier = 10): Promise<StormFixture> {
   const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
     "sign",
     "verify",
   ]);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
   const fixture: StormFixture = {
+    subjects: await prepareSubjects(sql, plan.subjects, sideEvents(plan)),
     supplierIds: [],
     runIds: [],
     resend: { webhook_secret: newSvixSecret() },
@@ -277,7 +326,7 @@ export async function prepareStorm(sql: Sql, runsPerSupplier = 10): Promise<Stor
       twilio: fixture.twilio,
       whatsapp: { access_token: hex(16), app_secret: fixture.whatsapp.app_secret, verify_token: hex(8) },
     };
-    await storeIntegration(
+    await connectProvider(
       sql,
       supplierId,
       provider,
@@ -318,8 +367,7 @@ export async function recordDelivery(
     ${d.channel}, ${d.recipient})`;
 }
 
-/** A webhook ready to fire: the same bytes and headers for every copy. */
-type Signed = { url: string; headers: Record<string, string>; body: string };
+type Signed = SignedWebhook;
 
 function receiverUrl(provider: StormProvider, supplierId: string): string {
   return `${gatewayUrl}/functions/v1/webhook-${provider}?supplier=${supplierId}`;
@@ -327,10 +375,11 @@ function receiverUrl(provider: StormProvider, supplierId: string): string {
 
 /** Builds and signs one event exactly as its provider does, at the moment it is first sent. */
 export async function signEvent(plan: StormPlan, fixture: StormFixture, e: PlannedEvent): Promise<Signed> {
+  if (e.side) return await signSubjectEvent(fixture.subjects, e.side);
   const d = plan.deliveries[e.delivery];
-  const url = receiverUrl(e.provider, fixture.supplierIds[d.supplier]);
+  const url = receiverUrl(d.provider, fixture.supplierIds[d.supplier]);
   const nowS = Math.floor(Date.now() / 1000);
-  switch (e.provider) {
+  switch (d.provider) {
     case "resend": {
       const body = JSON.stringify({
         type: e.type,
@@ -448,7 +497,7 @@ export async function signEvent(plan: StormPlan, fixture: StormFixture, e: Plann
 
 /** One HTTP answer of the storm. */
 export type Answer = {
-  provider: StormProvider;
+  provider: StormReceiver;
   /** A re-send of an event already fired. */
   duplicate: boolean;
   /** The event is fired more than once (any copy may be the one a receiver sees second). */
@@ -552,6 +601,8 @@ export type StormAudit = {
   lostEvents: number;
   extraInboxRows: number;
   suppressions: { expected: number; found: number };
+  /** Meetings, journeys, form requests, couples and their inbox rows after the side-effect events. */
+  sideEffects: SubjectAudit;
   http5xx: number;
   unexpected4xx: number;
   problems: string[];
@@ -593,7 +644,8 @@ export async function auditStorm(
   let outOfOrder = 0;
   let expectedSuppressions = 0;
   const byDelivery = new Map<number, PlannedEvent[]>();
-  for (const e of plan.events) {
+  const deliveryEvents = plan.events.filter((e) => !e.side);
+  for (const e of deliveryEvents) {
     const row = inboxByKey.get(`${e.provider}:${e.eventId}`);
     if (!row || !row.processed) lost++;
     byDelivery.set(e.delivery, [...(byDelivery.get(e.delivery) ?? []), e]);
@@ -627,7 +679,7 @@ export async function auditStorm(
   const answers: Record<string, number> = {};
   for (const a of okAnswers) answers[a.status] = (answers[a.status] ?? 0) + 1;
   const byProvider: StormAudit["byProvider"] = {};
-  for (const p of STORM_PROVIDERS) {
+  for (const p of STORM_RECEIVERS) {
     const ms = okAnswers.filter((a) => a.provider === p).map((a) => a.ms);
     byProvider[p] = { webhooks: ms.length, ...latencySummary(ms) };
   }
@@ -652,8 +704,14 @@ export async function auditStorm(
     duplicateDeliveryEvents,
     wrongFinalStatus: wrongFinal,
     lostEvents: lost,
-    extraInboxRows: inbox.length - plan.events.length,
+    extraInboxRows: inbox.length - deliveryEvents.length,
     suppressions: { expected: expectedSuppressions, found: suppressions[0].n },
+    sideEffects: await auditSubjects(
+      sql,
+      plan.subjects,
+      sideEvents(plan),
+      fixture.subjects,
+    ),
     http5xx,
     unexpected4xx,
     problems: [],
@@ -670,6 +728,7 @@ export async function auditStorm(
     ["deliveries not recorded", traffic.recordErrors.length],
   ];
   for (const [what, n] of zero) if (n !== 0) audit.problems.push(`${what}: ${n}`);
+  audit.problems.push(...audit.sideEffects.problems);
   const sample = okAnswers.find((a) =>
     a.status >= 400 && !(a.provider === "mailgun" && a.copied && a.status === 406)
   );
@@ -686,7 +745,7 @@ export async function runStorm(
   opts: PlanOptions & { runsPerSupplier?: number },
 ): Promise<StormAudit> {
   const plan = planStorm(opts);
-  const fixture = await prepareStorm(sql, opts.runsPerSupplier);
+  const fixture = await prepareStorm(sql, plan, opts.runsPerSupplier);
   await recordInitialDeliveries(sql, plan, fixture);
   const traffic = await fireStorm(sql, plan, fixture);
   return await auditStorm(sql, plan, fixture, traffic);
