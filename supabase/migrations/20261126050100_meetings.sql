@@ -22,6 +22,7 @@ create table public.meetings (
   location text,
   schedule_version integer not null default 0,
   canceled_at timestamptz,
+  event_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   unique (supplier_id, provider, external_id),
@@ -31,6 +32,9 @@ comment on table public.meetings is
   'One meeting per meeting-step run: the booking link sent, then the booked slot (Calendly invitee URI, '
   'Google event id or Acuity appointment id in external_id), or its cancellation.';
 comment on column public.meetings.schedule_version is 'Bumped whenever the slot changes; part of the reminder runs'' keys.';
+comment on column public.meetings.event_at is
+  'When the latest booking event applied to the meeting happened (the provider''s occurred_at); an '
+  'event that happened earlier is stale. Null until an event carrying a time is applied.';
 create index meetings_supplier on public.meetings (supplier_id, created_at);
 create index meetings_client on public.meetings (client_id);
 
@@ -195,10 +199,15 @@ declare
   v_kind text := p_event ->> 'kind';
   v_start timestamptz := (p_event ->> 'start_at')::timestamptz;
   v_end timestamptz := (p_event ->> 'end_at')::timestamptz;
+  v_at timestamptz := (p_event ->> 'occurred_at')::timestamptz;
 begin
   select * into v_meeting from public.meetings where id = p_meeting_id for update;
   if not found then
     return 'unmatched';
+  end if;
+  -- Overtaken by a later event already applied (e.g. the booking a reschedule replaced, arriving late).
+  if v_at < v_meeting.event_at then
+    return 'stale';
   end if;
   if v_kind = 'booked' then
     if v_meeting.status = 'canceled' then
@@ -216,6 +225,7 @@ begin
         location = coalesce(p_event ->> 'location', location),
         schedule_version = schedule_version
           + case when v_meeting.start_at is distinct from v_start and v_meeting.start_at is not null then 1 else 0 end,
+        event_at = coalesce(v_at, event_at),
         updated_at = now()
     where id = p_meeting_id;
     perform public.complete_waiting_run(v_meeting.run_id, jsonb_build_object('meeting_id', p_meeting_id));
@@ -225,7 +235,8 @@ begin
     if v_meeting.status = 'canceled' then
       return 'duplicate';
     end if;
-    update public.meetings set status = 'canceled', canceled_at = now(), updated_at = now()
+    update public.meetings
+    set status = 'canceled', canceled_at = now(), event_at = coalesce(v_at, event_at), updated_at = now()
     where id = p_meeting_id;
     perform public.plan_meeting_reminders(p_meeting_id);
     if coalesce((select s.config ->> 'on_cancel' from public.journey_steps s where s.id = v_meeting.step_id),
@@ -241,7 +252,8 @@ $$;
 comment on function public.apply_meeting_event(uuid, jsonb) is
   'Applies a normalised booking event to a meeting: booked (slot recorded, waiting run completed so the '
   'journey advances, reminders planned; a new slot for a scheduled meeting moves it and its reminders) or '
-  'canceled (reminders cancelled; the step reopened unless its on_cancel is keep).';
+  'canceled (reminders cancelled; the step reopened unless its on_cancel is keep). An event that happened '
+  'before the latest one applied (occurred_at < meetings.event_at) is stale and changes nothing.';
 
 create function public.receive_meeting_event(
   p_provider text,
