@@ -1,7 +1,7 @@
 // `npm test`: brings up what the tests need, runs every suite (Deno and pgTAP) and ends with one line
 // `N passed, N failed` summing them all.
 import { dbCredentials, stackPaths } from "../stack/config.ts";
-import { cloneDatabase, daemonPid, down, prepareTemplate, up } from "../stack/cli.ts";
+import { cloneDatabase, daemonPid, down, prepareTemplate, restart, up } from "../stack/cli.ts";
 import { dropDatabase, withSql } from "../stack/postgres.ts";
 
 const TEMPLATE = "journeys_template";
@@ -62,7 +62,9 @@ Deno.env.set("STACK_CAPTURE_RESPONSES", "1");
 await Deno.remove(stackPaths.responses).catch(() => {});
 
 try {
-  await up({ log });
+  // A stack started without response capture is restarted with it (the daemon reads the setting at start).
+  if (wasRunning) await restart({ log });
+  else await up({ log });
   await prepareTemplate(TEMPLATE, { log });
 
   const deno = await run(Deno.execPath(), [
