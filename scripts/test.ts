@@ -61,7 +61,14 @@ try {
   await up({ log });
   await prepareTemplate(TEMPLATE, { log });
 
-  const deno = await run(Deno.execPath(), ["test", "-A", "tests/unit", "tests/integration", "tests/e2e"], {
+  const deno = await run(Deno.execPath(), [
+    "test",
+    "-A",
+    "tests/unit",
+    "tests/integration",
+    "tests/e2e",
+    "tests/hardening",
+  ], {
     TEST_TEMPLATE_DB: TEMPLATE,
   });
   add(denoTally(deno.text, deno.code));
