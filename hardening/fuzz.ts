@@ -120,6 +120,7 @@ console.log(
     failing.length ? failing.join(", ") : "none"
   }`,
 );
+if (only) { for (const r of results) console.log(`${r.endpoint} answers: ${JSON.stringify(r.codes)}`); }
 for (const r of results.filter((r) => !clean(r))) {
   console.log(
     `${r.endpoint}: tables ${JSON.stringify(r.tables_written)} log ${

@@ -56,8 +56,12 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TR
 async function malformedBody(spec: EndpointSpec, ctx: FuzzContext, rng: Rng): Promise<unknown> {
   const schema = spec.schemas.length ? rng.pick(spec.schemas) : undefined;
   const sample = sampleOf(rng, schema ? jsonSchemaOf(schema) : {});
+  // What the receivers check before parsing (Mailgun's in-body signature, Twilio's account) is made right.
   if (spec.name === "webhook-mailgun" && sample && typeof sample === "object") {
     (sample as Record<string, unknown>).signature = await mailgunSignature(ctx);
+  }
+  if (spec.name === "webhook-twilio" && sample && typeof sample === "object") {
+    (sample as Record<string, unknown>).AccountSid = ctx.secrets.twilioAccount;
   }
   // Mutated until no accepted schema parses it: a malformed request must be refused, whatever it hits.
   let mutated = mutate(rng, sample);
@@ -267,7 +271,7 @@ function badSignature(spec: EndpointSpec, rng: Rng): [string, string][] {
 }
 
 /** The answer to one request: its status, or why there was none. */
-export type Answer = { status?: number; error?: string };
+export type Answer = { status?: number; code?: string; error?: string };
 
 /** Sends `req` to `/functions/v1/<name>` over its own HTTP/1.1 connection (exact bytes, no normalising). */
 export async function send(name: string, req: FuzzRequest, timeoutMs = 60_000): Promise<Answer> {
@@ -314,7 +318,9 @@ export async function send(name: string, req: FuzzRequest, timeoutMs = 60_000): 
     ];
     const final = statuses.map((m) => Number(m[1])).find((s) => s >= 200) ??
       statuses.map((m) => Number(m[1]))[0];
-    if (final !== undefined) return { status: final };
+    // The error code of our JSON errors tells how deep the request got (401 signature, 422 schema...).
+    const code = /"code"\s*:\s*"([a-zA-Z_]+)"/.exec(new TextDecoder().decode(bytes.slice(0, 8192)))?.[1];
+    if (final !== undefined) return { status: final, code };
     return { error: bytes.byteLength ? "unparseable answer" : "no answer (connection closed or timed out)" };
   } finally {
     clearTimeout(timer);
@@ -440,6 +446,8 @@ export type EndpointResult = {
   oversized: number;
   oversized_not_413: number;
   statuses: Record<string, number>;
+  /** Error codes of the answers (`invalid_signature`, `validation_failed`...): how deep requests got. */
+  codes: Record<string, number>;
   categories: Record<string, number>;
   findings: Finding[];
   seconds: number;
@@ -486,6 +494,7 @@ export async function fuzzEndpoint(
     oversized: 0,
     oversized_not_413: 0,
     statuses: {},
+    codes: {},
     categories: {},
     findings: [],
     seconds: 0,
@@ -503,6 +512,8 @@ export async function fuzzEndpoint(
       if (s === undefined) result.no_answer++;
       else {
         result.statuses[s] = (result.statuses[s] ?? 0) + 1;
+        const code = `${s} ${answer.code ?? "-"}`;
+        result.codes[code] = (result.codes[code] ?? 0) + 1;
         if (s >= 200 && s < 300) result.s2xx++;
         else if (s >= 400 && s < 500) result.s4xx++;
         else if (s >= 500) result.s5xx++;
