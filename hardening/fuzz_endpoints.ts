@@ -113,6 +113,27 @@ function userEndpoint(name: string, schemas: z.ZodType[], bodyLimit = MAX): Endp
   };
 }
 
+/** A provider webhook: POST to `?supplier=<the fixture>`, signed by `sign` when given. */
+function webhookEndpoint(
+  name: string,
+  body: "json" | "form",
+  schemas: z.ZodType[],
+  bodyLimit: number,
+  sign?: EndpointSpec["sign"],
+): EndpointSpec {
+  return {
+    name,
+    auth: "none",
+    methods: ["POST"],
+    routes: [""],
+    query: supplierQuery,
+    body,
+    schemas,
+    bodyLimit,
+    sign,
+  };
+}
+
 /** Every public endpoint (the 28 functions of supabase/config.toml). */
 export const ENDPOINTS: EndpointSpec[] = [
   moduleEndpoint("module-email"),
@@ -188,70 +209,36 @@ export const ENDPOINTS: EndpointSpec[] = [
     schemas: [inboundEvent],
     bodyLimit: 64 * 1024,
   },
-  {
-    name: "webhook-resend",
-    auth: "none",
-    methods: ["POST"],
-    routes: [""],
-    query: supplierQuery,
-    body: "json",
-    schemas: [resendEvent],
-    bodyLimit: MAX,
-    async sign(ctx, { body }) {
-      const id = `msg_${hex(8)}`;
-      const ts = seconds();
-      return [["svix-id", id], ["svix-timestamp", String(ts)], [
-        "svix-signature",
-        await signSvix(ctx.secrets.resend, id, ts, body),
-      ]];
-    },
-  },
-  {
-    name: "webhook-sendgrid",
-    auth: "none",
-    methods: ["POST"],
-    routes: [""],
-    query: supplierQuery,
-    body: "json",
-    schemas: [sendgridEvents],
-    bodyLimit: MAX,
-    async sign(ctx, { body }) {
-      const ts = String(seconds());
-      return [
-        ["x-twilio-email-event-webhook-timestamp", ts],
-        ["x-twilio-email-event-webhook-signature", await signSendGrid(ctx.secrets.sendgrid, ts, body)],
-      ];
-    },
-  },
-  {
-    name: "webhook-mailgun",
-    auth: "none",
-    methods: ["POST"],
-    routes: [""],
-    query: supplierQuery,
-    body: "json",
-    schemas: [mailgunBody],
-    bodyLimit: MAX,
-  },
-  {
-    name: "webhook-twilio",
-    auth: "none",
-    methods: ["POST"],
-    routes: [""],
-    query: supplierQuery,
-    body: "form",
-    schemas: [twilioStatus, twilioInbound],
-    bodyLimit: MAX,
-    async sign(ctx, { target, body, contentType }) {
+  webhookEndpoint("webhook-resend", "json", [resendEvent], MAX, async (ctx, { body }) => {
+    const id = `msg_${hex(8)}`;
+    const ts = seconds();
+    return [["svix-id", id], ["svix-timestamp", String(ts)], [
+      "svix-signature",
+      await signSvix(ctx.secrets.resend, id, ts, body),
+    ]];
+  }),
+  webhookEndpoint("webhook-sendgrid", "json", [sendgridEvents], MAX, async (ctx, { body }) => {
+    const ts = String(seconds());
+    return [
+      ["x-twilio-email-event-webhook-timestamp", ts],
+      ["x-twilio-email-event-webhook-signature", await signSendGrid(ctx.secrets.sendgrid, ts, body)],
+    ];
+  }),
+  webhookEndpoint("webhook-mailgun", "json", [mailgunBody], MAX),
+  webhookEndpoint(
+    "webhook-twilio",
+    "form",
+    [twilioStatus, twilioInbound],
+    MAX,
+    async (ctx, { target, body, contentType }) => {
       const url = `${gatewayUrl}/functions/v1/webhook-twilio${target}`;
-      let params: TwilioParams = {};
+      const params: TwilioParams = {};
       if (!contentType?.includes("application/json")) {
         for (const [k, v] of new URLSearchParams(new TextDecoder().decode(body))) params[k] = v;
       }
-      params = Object.fromEntries(Object.entries(params));
       return [["x-twilio-signature", await signTwilio(ctx.secrets.twilio, url, params)]];
     },
-  },
+  ),
   {
     name: "webhook-whatsapp",
     auth: "none",
@@ -268,45 +255,15 @@ export const ENDPOINTS: EndpointSpec[] = [
       return [["x-hub-signature-256", await signMeta(ctx.secrets.whatsapp.app_secret, body)]];
     },
   },
-  {
-    name: "webhook-calendly",
-    auth: "none",
-    methods: ["POST"],
-    routes: [""],
-    query: supplierQuery,
-    body: "json",
-    schemas: [calendlyEvent],
-    bodyLimit: MAX,
-    async sign(ctx, { body }) {
-      return [["calendly-webhook-signature", await signCalendly(ctx.secrets.calendly, seconds(), body)]];
-    },
-  },
-  {
-    name: "webhook-acuity",
-    auth: "none",
-    methods: ["POST"],
-    routes: [""],
-    query: supplierQuery,
-    body: "form",
-    schemas: [acuityForm],
-    bodyLimit: 16 * 1024,
-    async sign(ctx, { body }) {
-      return [["x-acuity-signature", await signAcuity(ctx.secrets.acuity, body)]];
-    },
-  },
-  {
-    name: "webhook-typeform",
-    auth: "none",
-    methods: ["POST"],
-    routes: [""],
-    query: supplierQuery,
-    body: "json",
-    schemas: [typeformEvent],
-    bodyLimit: MAX,
-    async sign(ctx, { body }) {
-      return [["typeform-signature", await signTypeform(ctx.secrets.typeform, body)]];
-    },
-  },
+  webhookEndpoint("webhook-calendly", "json", [calendlyEvent], MAX, async (ctx, { body }) => {
+    return [["calendly-webhook-signature", await signCalendly(ctx.secrets.calendly, seconds(), body)]];
+  }),
+  webhookEndpoint("webhook-acuity", "form", [acuityForm], 16 * 1024, async (ctx, { body }) => {
+    return [["x-acuity-signature", await signAcuity(ctx.secrets.acuity, body)]];
+  }),
+  webhookEndpoint("webhook-typeform", "json", [typeformEvent], MAX, async (ctx, { body }) => {
+    return [["typeform-signature", await signTypeform(ctx.secrets.typeform, body)]];
+  }),
   {
     name: "webhook-jotform",
     auth: "none",
