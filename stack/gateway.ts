@@ -106,6 +106,10 @@ export function createGatewayHandler(
     if (!target.origin) {
       return json(503, { code: 503, message: `Function ${name} is restarting, retry shortly` }, requestId);
     }
+    // fetch() refuses these methods, as the hosted edge does: a clear 405, not a 503.
+    if (/^(CONNECT|TRACE|TRACK)$/i.test(request.method)) {
+      return json(405, { code: 405, message: `Method ${request.method} is not allowed` }, requestId);
+    }
     const headers: [string, string][] = [];
     for (const [name, value] of request.headers) if (!hopByHop.has(name)) headers.push([name, value]);
     headers.push(

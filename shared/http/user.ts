@@ -2,6 +2,7 @@
 import { decodeJwt } from "jose";
 import type { Sql } from "../db/client.ts";
 import { HttpError } from "./errors.ts";
+import { UUID_PATTERN } from "./validate.ts";
 
 /** Claims of a Supabase user JWT. */
 export type UserClaims = { sub: string; role: string; [claim: string]: unknown };
@@ -19,7 +20,8 @@ export function userClaims(req: Request): UserClaims {
   } catch {
     throw new HttpError(401, "unauthorized", "Malformed bearer token");
   }
-  if (claims.role !== "authenticated" || typeof claims.sub !== "string") {
+  // Supabase user ids are uuids; any other subject would fail the casts behind auth.uid() (a 500).
+  if (claims.role !== "authenticated" || typeof claims.sub !== "string" || !UUID_PATTERN.test(claims.sub)) {
     throw new HttpError(403, "forbidden", "A signed-in user is required");
   }
   return claims as UserClaims;

@@ -2,6 +2,9 @@
 import type { z } from "zod";
 import { HttpError } from "./errors.ts";
 
+/** A uuid as Postgres reads one (any version): what ids in tokens must look like before a `::uuid` cast. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** One field-level problem: the dotted path of the field and what is wrong with it. */
 export type FieldError = { path: string; message: string };
 

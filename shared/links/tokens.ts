@@ -2,6 +2,7 @@
 // only, never personal data; a tampered, foreign or expired token is a clear 4xx.
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { HttpError } from "../http/errors.ts";
+import { UUID_PATTERN } from "../http/validate.ts";
 
 /** What a link token is for; a token made for one purpose is refused for any other. */
 export type LinkPurpose = "form" | "review_click" | "review_rating" | "referral" | "referral_signup";
@@ -10,6 +11,14 @@ export type LinkPurpose = "form" | "review_click" | "review_rating" | "referral"
 export type LinkClaims = { sub: string } & Record<string, string | number>;
 
 const ISSUER = "journey-links";
+/** What `sub` names for each purpose: a row id, or (referral) the referral code. */
+const SUBJECTS: Record<LinkPurpose, RegExp> = {
+  form: UUID_PATTERN,
+  review_click: UUID_PATTERN,
+  review_rating: UUID_PATTERN,
+  referral: /^[0-9A-Z]{12}$/,
+  referral_signup: UUID_PATTERN,
+};
 const MAX_TOKEN_LENGTH = 2048;
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
@@ -63,6 +72,10 @@ export async function verifyLinkToken(
       currentDate: now,
       requiredClaims: ["sub", "exp"],
     });
+    // Only we sign tokens, but a subject of the wrong form must be a 400 (not a failed cast, a 500).
+    if (typeof payload.sub !== "string" || !SUBJECTS[purpose].test(payload.sub)) {
+      throw new HttpError(400, "invalid_link", "The link's token does not name a valid record");
+    }
     return payload as LinkClaims;
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) {

@@ -8,7 +8,8 @@ import { MODULE_TYPES } from "../runs/types.ts";
 import { stepConfigSchemas } from "./registry.ts";
 import { stepTiming } from "./timing.ts";
 
-const stepBody = z.strictObject({
+/** Request schema, exported for the fuzz suite's generators. */
+export const stepBody = z.strictObject({
   journey_id: z.uuid(),
   position: z.number().int().min(1).max(1000),
   module_type: z.enum(MODULE_TYPES),

@@ -6,7 +6,8 @@ import { parseOr422 } from "../http/validate.ts";
 import { MissingSecretError, type SecretStore } from "../secrets.ts";
 import { drain, type DrainDeps, type DrainOptions, type DrainSummary } from "./drain.ts";
 
-const kickBody = z.strictObject({
+/** Request schema, exported for the fuzz suite's generators. */
+export const kickBody = z.strictObject({
   action: z.literal("drain"),
   /** Answer after the drain instead of at once (tests, manual re-drives). */
   wait: z.boolean().optional(),

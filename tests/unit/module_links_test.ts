@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../../shared/http/errors.ts";
 import { scannerReason } from "../../shared/links/scanners.ts";
-import { signLinkToken, verifyLinkToken } from "../../shared/links/tokens.ts";
+import { type LinkPurpose, signLinkToken, verifyLinkToken } from "../../shared/links/tokens.ts";
 import { formStepConfig } from "../../shared/modules/form/config.ts";
 import { reminderTimes } from "../../shared/modules/form/executor.ts";
 import { renderContent } from "../../shared/render/content.ts";
@@ -12,6 +12,7 @@ import { signTypeform, verifyTypeform } from "../../shared/webhooks/typeform.ts"
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const SECRET = "0123456789abcdef0123456789abcdef";
+const REQUEST_ID = "4f1c2b8e-8a4b-4c55-9d47-2b1f6e0a9c11";
 
 Deno.test("signTypeform() reproduces the providers.md vector (base64, not hex)", async () => {
   assert.equal(
@@ -44,12 +45,12 @@ Deno.test("verifyLinkToken() returns the claims when the token is untouched and 
   const t = await signLinkToken(
     SECRET,
     "form",
-    { sub: "req-1", run: 7 },
+    { sub: REQUEST_ID, run: 7 },
     new Date(),
     new Date(Date.now() + 60_000),
   );
   const claims = await verifyLinkToken(SECRET, "form", t);
-  assert.equal(claims.sub, "req-1");
+  assert.equal(claims.sub, REQUEST_ID);
   assert.equal(claims.run, 7);
 });
 
@@ -80,6 +81,28 @@ Deno.test("verifyLinkToken() answers 400 when tampered, foreign or for another p
     await status(verifyLinkToken(SECRET, "review_click", t, new Date(now.getTime() + 120_000))),
     410,
   );
+});
+
+Deno.test("verifyLinkToken() answers 400 when a signed token's subject is not an id of its purpose's form", async () => {
+  // Found by the fuzz suite: such a subject reached a ::uuid cast and the endpoint answered 500.
+  const now = new Date();
+  const later = new Date(now.getTime() + 60_000);
+  const status = async (purpose: LinkPurpose, sub: string) => {
+    const t = await signLinkToken(SECRET, purpose, { sub }, now, later);
+    try {
+      await verifyLinkToken(SECRET, purpose, t);
+      return 200;
+    } catch (e) {
+      return (e as HttpError).status;
+    }
+  };
+  for (const sub of ["", "not-a-uuid", "9".repeat(30), `${REQUEST_ID}x`]) {
+    assert.equal(await status("review_click", sub), 400, sub);
+    assert.equal(await status("form", sub), 400, sub);
+  }
+  assert.equal(await status("review_rating", REQUEST_ID), 200);
+  assert.equal(await status("referral", "ABCD1234EFGH"), 200);
+  assert.equal(await status("referral", REQUEST_ID), 400);
 });
 
 Deno.test("signLinkToken() gives the same token for the same inputs, so a retried send is identical", async () => {

@@ -18,7 +18,8 @@ import {
 /** Changes an automation can push. */
 export const INBOUND_EVENT_TYPES = ["couple.updated", "project.booked", "wedding_date.changed"] as const;
 
-const inboundEvent = z.strictObject({
+/** Request schema, exported for the fuzz suite's generators. */
+export const inboundEvent = z.strictObject({
   type: z.enum(INBOUND_EVENT_TYPES),
   version: z.literal(1).default(1),
   /** The automation's event id: a repeated delivery with the same id is applied once. */

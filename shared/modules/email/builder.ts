@@ -17,7 +17,8 @@ import { emailIntegrationSettings } from "./routes.ts";
 /** What the endpoints need. */
 export type BuilderDeps = { sql: Sql; functionsUrl: string; log?: (line: string) => void };
 
-const previewBody = z.strictObject({
+/** Request schema, exported for the fuzz suite's generators. */
+export const previewBody = z.strictObject({
   client_id: z.uuid(),
   /** A saved step to preview... */
   step_id: z.uuid().optional(),
@@ -28,7 +29,8 @@ const previewBody = z.strictObject({
   path: ["step_id"],
 });
 
-const validateBody = z.strictObject({
+/** Request schema, exported for the fuzz suite's generators. */
+export const validateBody = z.strictObject({
   supplier_id: z.uuid(),
   config: z.unknown(),
   /** Optionally, a couple whose values every merge tag must resolve for. */

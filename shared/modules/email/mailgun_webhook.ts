@@ -17,7 +17,8 @@ export const MAILGUN_STATUS: Record<string, string> = {
   complained: "complained",
 };
 
-const body = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const body = z.object({
   signature: z.object({
     timestamp: z.string().min(1).max(20),
     token: z.string().min(1).max(200),

@@ -19,7 +19,8 @@ export const RESEND_STATUS: Record<string, string> = {
   "email.complained": "complained",
 };
 
-const event = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const event = z.object({
   type: z.string().min(1).max(100),
   created_at: z.string().datetime({ offset: true }),
   data: z.object({

@@ -28,7 +28,8 @@ export const SENDGRID_STATUS: Record<string, string> = {
 
 const UNSUBSCRIBES = new Set(["unsubscribe", "group_unsubscribe"]);
 
-const events = z.array(
+/** Request schema, exported for the fuzz suite's generators. */
+export const events = z.array(
   z.object({
     event: z.string().min(1).max(100),
     email: z.string().max(320).optional(),

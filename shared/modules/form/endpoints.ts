@@ -25,7 +25,8 @@ function supplierOf(req: Request): string {
   return supplier.data;
 }
 
-const internalBody = z.strictObject({
+/** Request schema, exported for the fuzz suite's generators. */
+export const internalBody = z.strictObject({
   journey_token: z.string().min(1).max(2048),
   answers: z.record(z.string().max(200), z.unknown()),
 });
@@ -91,7 +92,8 @@ export function formSubmissionsHandler(deps: SubmitDeps & { log?: (line: string)
 /** What a form webhook receiver needs. */
 export type FormWebhookDeps = SubmitDeps & { secrets: SecretStore; log?: (line: string) => void };
 
-const typeformEvent = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const typeformEvent = z.object({
   event_id: z.string().min(1).max(200),
   event_type: z.string().min(1).max(100),
   form_response: z.object({

@@ -36,7 +36,8 @@ export type MeetingSetupDeps = {
   log?: (line: string) => void;
 };
 
-const body = z.discriminatedUnion("action", [
+/** Request schema, exported for the fuzz suite's generators. */
+export const body = z.discriminatedUnion("action", [
   z.strictObject({
     action: z.literal("connect_calendly"),
     supplier_id: z.uuid(),

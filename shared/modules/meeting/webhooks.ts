@@ -68,7 +68,8 @@ async function receive(
   return json({ received: true, result: row.result });
 }
 
-const calendlyEvent = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const calendlyEvent = z.object({
   event: z.string().min(1).max(100),
   created_at: z.string().datetime({ offset: true }),
   payload: z.object({
@@ -144,7 +145,8 @@ export function calendlyWebhookHandler(deps: MeetingWebhookDeps): (req: Request)
   }, deps.log);
 }
 
-const acuityForm = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const acuityForm = z.object({
   action: z.string().min(1).max(50),
   id: z.string().regex(/^\d{1,15}$/, "must be an appointment id"),
 });

@@ -58,7 +58,8 @@ export async function referralClick(deps: ReferralLinkDeps, req: Request): Promi
 }
 
 const leadRef = z.string().min(1).max(200);
-const signupBody = z.strictObject({ referral_token: z.string().min(1).max(2048), lead_ref: leadRef });
+/** Request schema, exported for the fuzz suite's generators. */
+export const signupBody = z.strictObject({ referral_token: z.string().min(1).max(2048), lead_ref: leadRef });
 
 type Advanced = {
   result: string;
@@ -99,7 +100,8 @@ export async function referralSignup(deps: ReferralLinkDeps, req: Request): Prom
   return advancedResponse(row);
 }
 
-const bookingBody = z.union([
+/** Request schema, exported for the fuzz suite's generators. */
+export const bookingBody = z.union([
   z.strictObject({
     action: z.literal("booked"),
     code: z.string().regex(/^[0-9A-Z]{12}$/).optional(),

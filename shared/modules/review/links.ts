@@ -46,7 +46,8 @@ export async function reviewClick(deps: ReviewLinkDeps, req: Request): Promise<R
   return redirect(platformUrl(row));
 }
 
-const ratingBody = z.strictObject({
+/** Request schema, exported for the fuzz suite's generators. */
+export const ratingBody = z.strictObject({
   journey_token: z.string().min(1).max(2048),
   rating: z.number().int().min(1).max(5),
   comment: z.string().max(5000).optional(),

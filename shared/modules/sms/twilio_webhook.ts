@@ -27,14 +27,16 @@ export const TWILIO_STATUS: Record<string, string | null> = {
 
 const e164 = z.string().regex(/^\+[1-9][0-9]{6,14}$/, "must be an E.164 number");
 const sid = z.string().regex(/^[A-Z]{2}[0-9a-f]{32}$/, "must be a Twilio SID");
-const status = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const status = z.object({
   MessageSid: sid,
   MessageStatus: z.string().min(1).max(40),
   AccountSid: sid,
   To: z.string().max(100).optional(),
   ErrorCode: z.string().regex(/^[0-9]{1,6}$/).optional(),
 });
-const inbound = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const inbound = z.object({
   MessageSid: sid,
   AccountSid: sid,
   From: e164,

@@ -36,7 +36,8 @@ const messageEvent = z.object({
   text: z.object({ body: z.string().max(4096) }).optional(),
   button: z.object({ text: z.string().max(256) }).loose().optional(),
 });
-const notification = z.object({
+/** Request schema, exported for the fuzz suite's generators. */
+export const notification = z.object({
   object: z.literal("whatsapp_business_account"),
   entry: z.array(z.object({
     changes: z.array(z.object({
