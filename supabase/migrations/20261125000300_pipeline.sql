@@ -119,9 +119,11 @@ comment on function public.plan_runs(uuid[]) is
   'transaction), keyed instance:step:visit so a repeated transition cannot enqueue twice.';
 
 create function public.advance_instances(p_done jsonb) returns void
-language sql security definer
+language plpgsql security definer
 set search_path = ''
 as $$
+begin
+  -- PL/pgSQL keeps this plan per session (a SQL function with a SET clause is planned on every call).
   update public.journey_instances i
   set current_step_id = coalesce(nx.next_step_id, i.current_step_id),
       status = case when nx.next_step_id is null then 'completed' else i.status end,
@@ -136,7 +138,8 @@ as $$
     ) as next_step_id
     from jsonb_to_recordset(p_done) as d(instance_id uuid, step_id uuid)
   ) nx
-  where i.id = nx.instance_id and i.current_step_id = nx.step_id and i.status = 'active'
+  where i.id = nx.instance_id and i.current_step_id = nx.step_id and i.status = 'active';
+end
 $$;
 comment on function public.advance_instances(jsonb) is
   'Moves each journey instance from the given step to the next one (or completes it). Guarded on the '
@@ -330,9 +333,13 @@ create trigger module_runs_20_kick after insert on public.module_runs
 
 create function public.claim_runs(p_module public.module_type, p_limit integer, p_lease_seconds integer default 60)
 returns setof public.module_runs
-language sql security definer
+language plpgsql security definer
 set search_path = ''
 as $$
+begin
+  -- PL/pgSQL keeps this plan per session; a SQL function with a SET clause is planned on every call
+  -- (about 0.9 ms of each claim).
+  return query
   with due as (
     select id from public.module_runs
     where module_type = p_module and status = 'pending' and run_at <= now()
@@ -347,7 +354,8 @@ as $$
       updated_at = now()
   from due
   where r.id = due.id
-  returning r.*
+  returning r.*;
+end
 $$;
 comment on function public.claim_runs(public.module_type, integer, integer) is
   'Claims up to p_limit due runs of a module for one worker: FOR UPDATE SKIP LOCKED, so concurrent '

@@ -121,6 +121,15 @@ begin
   if coalesce(cardinality(p_instance_ids), 0) = 0 then
     return 0;
   end if;
+  -- Most suppliers have no timeline sync: insert nothing then (an empty insert still fires the statement
+  -- triggers of module_runs and timeline_syncs).
+  if not exists (
+    select 1 from public.journey_instances i
+    join public.supplier_integrations g on g.supplier_id = i.supplier_id and g.provider = 'google_calendar'
+    where i.id = any (p_instance_ids) and g.settings -> 'timeline_sync' = 'true'::jsonb
+  ) then
+    return 0;
+  end if;
   with due as (
     select i.id, i.supplier_id
     from public.journey_instances i

@@ -67,16 +67,21 @@ comment on table public.crm_links is
 
 create function public.crm_targets(p_supplier_ids uuid[])
 returns table (supplier_id uuid, target text, crm text, events jsonb, field_map jsonb)
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
+begin
+  -- PL/pgSQL, so the plan is cached per session: a SQL function with a SET clause cannot be inlined and
+  -- was planned again on every transition that asked it.
+  return query
   select si.supplier_id, si.provider,
     case si.provider when 'tave' then 'tave' else coalesce(si.settings ->> 'crm', 'other') end,
     si.settings -> 'events', coalesce(si.settings -> 'field_map', '{}')
   from public.supplier_integrations si
   where si.supplier_id = any (p_supplier_ids) and si.status = 'connected'
     -- A webhooks integration without an endpoint only receives (inbound webhook).
-    and (si.provider = 'tave' or (si.provider = 'crm_webhooks' and si.settings ? 'url'))
+    and (si.provider = 'tave' or (si.provider = 'crm_webhooks' and si.settings ? 'url'));
+end
 $$;
 comment on function public.crm_targets(uuid[]) is
   'The connected CRM targets of suppliers: the target (integration provider), the CRM it reaches, the '
@@ -116,12 +121,20 @@ create function public.on_journey_instances_started_crm() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
+declare
+  v_suppliers uuid[];
 begin
+  -- Most suppliers have no CRM: insert nothing then, since even an empty insert fires crm_events' fan-out
+  -- trigger and module_runs' statement triggers (about 1 ms per transition).
+  v_suppliers := array(
+    select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
+  if cardinality(v_suppliers) = 0 then
+    return null;
+  end if;
   insert into public.crm_events (supplier_id, client_id, event_type, journey_instance_id, occurred_at)
   select n.supplier_id, n.client_id, 'journey.started', n.id, n.started_at
   from new_rows n
-  where n.supplier_id in (
-    select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
+  where n.supplier_id = any (v_suppliers);
   return null;
 end
 $$;
@@ -130,22 +143,27 @@ create function public.on_journey_instances_moved_crm() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
+declare
+  v_suppliers uuid[];
 begin
+  v_suppliers := array(
+    select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
+  if cardinality(v_suppliers) = 0 then
+    return null;
+  end if;
   -- A step is complete when the instance leaves it, or completes on it (the last step stays current).
   insert into public.crm_events (supplier_id, client_id, event_type, journey_instance_id, step_id)
   select n.supplier_id, n.client_id, 'step.completed', n.id, o.current_step_id
   from new_rows n join old_rows o on o.id = n.id
   where o.current_step_id is not null and o.status = 'active'
     and (n.current_step_id is distinct from o.current_step_id or n.status = 'completed')
-    and n.supplier_id in (
-      select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
+    and n.supplier_id = any (v_suppliers);
   -- A separate statement, so the completion is queued after the step it follows.
   insert into public.crm_events (supplier_id, client_id, event_type, journey_instance_id)
   select n.supplier_id, n.client_id, 'journey.completed', n.id
   from new_rows n join old_rows o on o.id = n.id
   where n.status = 'completed' and o.status <> 'completed'
-    and n.supplier_id in (
-      select t.supplier_id from public.crm_targets(array(select distinct supplier_id from new_rows)) t);
+    and n.supplier_id = any (v_suppliers);
   return null;
 end
 $$;

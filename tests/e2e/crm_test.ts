@@ -164,7 +164,12 @@ Deno.test("crm-sync waits for Tave's Retry-After on a 429 and then syncs once", 
       },
     });
     await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
-    const [first] = await settle(sql, s.clientId, "the first attempt", (log) => log[0]?.attempts === 1 && log[0]?.status !== "running");
+    const [first] = await settle(
+      sql,
+      s.clientId,
+      "the first attempt",
+      (log) => log[0]?.attempts === 1 && log[0]?.status !== "running",
+    );
     assert.equal(first.status, "pending");
     assert.equal(first.last_error?.code, "http_429");
     const [{ wait }] = await sql<{ wait: number }[]>`
@@ -203,7 +208,12 @@ Deno.test("crm-sync webhooks verify with the Standard Webhooks library and a fai
     });
     const instanceId = await startJourney(sql, supplierId, journeyId, clientId);
 
-    const [first] = await settle(sql, clientId, "the first attempt", (log) => log[0]?.attempts === 1 && log[0]?.status !== "running");
+    const [first] = await settle(
+      sql,
+      clientId,
+      "the first attempt",
+      (log) => log[0]?.attempts === 1 && log[0]?.status !== "running",
+    );
     assert.equal(first.status, "pending", "a 503 is retried with backoff");
     await sql`update public.module_runs set run_at = now() where id = ${first.run_id}`;
     const [done] = await settle(sql, clientId, "the delivery", (log) => finished(log, 1));
