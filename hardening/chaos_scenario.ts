@@ -28,6 +28,8 @@ export type ChaosOptions = {
   unknownDeadlineS: number;
   /** Give up waiting for the runs to settle after this long. */
   settleTimeoutMs: number;
+  /** Retry backoff base in seconds for this run (setting journeys.retry_base_s; production: 5 s). */
+  retryBaseS: number;
   log?: (line: string) => void;
 };
 
@@ -36,7 +38,7 @@ export type ChaosFigures = {
   instances: number;
   runs: number;
   by_provider: Record<string, number>;
-  faults_injected: Record<string, number>;
+  faults_injected: Record<FaultKind, number>;
   provider_requests: number;
   retries: number;
   succeeded: number;
@@ -60,7 +62,14 @@ export type ChaosFigures = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Registers the fault mix for one provider's send requests: each rule's rate is conditional on the ones before. */
+/** The fault kinds of the figures, in the order of FAULT_MIX. */
+export type FaultKind = keyof typeof FAULT_MIX;
+
+/**
+ * Registers the fault mix for one provider's send requests. The first four send requests get one fault of
+ * each kind (count rules, matched first), so every kind is injected even in a short run; then each rule's
+ * rate is conditional on the ones before.
+ */
 async function injectFaults(provider: ChaosProvider): Promise<void> {
   let left = 1;
   const rules = [
@@ -70,10 +79,48 @@ async function injectFaults(provider: ChaosProvider): Promise<void> {
     { share: FAULT_MIX.timeout, rule: { kind: "timeout", delay_ms: 11_000 } },
     { share: FAULT_MIX.reset, rule: { kind: "reset" } },
   ];
+  for (const { rule } of rules) {
+    await simulator("/_sim/faults", { provider, method: "POST", count: 1, ...rule });
+  }
   for (const { share, rule } of rules) {
     await simulator("/_sim/faults", { provider, method: "POST", rate: share / left, ...rule });
     left -= share;
   }
+}
+
+/**
+ * Faults the simulator injected into the scenario's providers since `sinceMs`, by kind, counted from its
+ * request records: fault rules vanish when consumed (count mode) or cleared, the records do not.
+ */
+async function injectedFaults(sinceMs: number): Promise<Record<FaultKind, number>> {
+  const injected: Record<FaultKind, number> = { status_5xx: 0, status_429: 0, timeout: 0, reset: 0 };
+  for (const provider of CHAOS_PROVIDERS) {
+    const records = await simulator<{ received_at_ms: number; status: number | null; fault?: string }[]>(
+      `/_sim/requests?provider=${provider}`,
+    );
+    for (const r of records) {
+      if (!r.fault || r.received_at_ms < sinceMs) continue;
+      const kind = r.fault === "status" ? (r.status === 429 ? "status_429" : "status_5xx") : r.fault;
+      injected[kind as FaultKind]++;
+    }
+  }
+  return injected;
+}
+
+/**
+ * Sets the retry backoff base for the whole database (new sessions read it; `null` resets it), then ends
+ * the functions' pooled sessions so that their next query opens one that does.
+ */
+async function setRetryBase(sql: Sql, seconds: number | null): Promise<void> {
+  const [{ db }] = await sql<{ db: string }[]>`select current_database() as db`;
+  await sql.unsafe(
+    seconds === null
+      ? `alter database "${db}" reset journeys.retry_base_s`
+      : `alter database "${db}" set journeys.retry_base_s = '${Number(seconds)}'`,
+  );
+  await sql`
+    select pg_terminate_backend(pid) from pg_stat_activity
+    where datname = current_database() and application_name = 'journey-functions'`;
 }
 
 type Wired = { provider: ChaosProvider; supplierId: string; journeyId: string; clientIds: string[] };
@@ -194,24 +241,34 @@ async function functionRestarts(): Promise<number> {
  * Stands in for hosted pg_cron's 10-second sweep (local pg_cron 1.4 schedules minutes only), on its own
  * connection with this run's reconciliation deadline; rides out the Postgres restart.
  */
-function startSweeper(deadlineS: number, log: (line: string) => void): { stop: () => Promise<void> } {
+function startSweeper(
+  deadlineS: number,
+  log: (line: string) => void,
+): { stop: () => Promise<void>; pause: () => Promise<void>; resume: () => void } {
   let running = true;
+  let paused = false;
+  const idle: (() => void)[] = [];
   const loop = (async () => {
     while (running) {
+      if (paused) {
+        await sleep(200);
+        continue;
+      }
       const sql = postgres(dbUrl(), { max: 1, onnotice: () => {}, idle_timeout: 20 });
       try {
-        while (running) {
+        while (running && !paused) {
           await sql.begin(async (tx) => {
             await tx`select set_config('journeys.unknown_deadline', ${`${deadlineS} seconds`}, true)`;
             await tx`select public.sweep()`;
           });
-          for (let i = 0; i < 20 && running; i++) await sleep(500);
+          for (let i = 0; i < 20 && running && !paused; i++) await sleep(500);
         }
       } catch (error) {
         log(`sweep failed (Postgres restarting?): ${(error as Error).message}`);
         await sleep(1000);
       } finally {
         await sql.end({ timeout: 1 }).catch(() => {});
+        for (const resolve of idle.splice(0)) resolve();
       }
     }
   })();
@@ -219,6 +276,15 @@ function startSweeper(deadlineS: number, log: (line: string) => void): { stop: (
     stop: async () => {
       running = false;
       await loop;
+    },
+    // Its connection is closed before Postgres stops: a query written to a socket the server closed
+    // crashes the postgres.js client of this process (an uncaught TypeError in its write path).
+    pause: () => {
+      paused = true;
+      return new Promise<void>((resolve) => idle.push(resolve));
+    },
+    resume: () => {
+      paused = false;
     },
   };
 }
@@ -253,6 +319,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
   const wired: Wired[] = [];
   try {
     for (const p of CHAOS_PROVIDERS) wired.push(await wireSupplier(sql, p, Math.min(perProvider, 500)));
+    await setRetryBase(sql, opts.retryBaseS);
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -263,7 +330,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
 
   const started = Date.now();
   const sweeper = startSweeper(opts.unknownDeadlineS, log);
-  const driver = postgres(dbUrl(), { max: 4, onnotice: () => {}, idle_timeout: 5 });
+  const connectDriver = () => postgres(dbUrl(), { max: 4, onnotice: () => {}, idle_timeout: 5 });
+  let driver = connectDriver();
   let kills = 0;
   let pgRestarts = 0;
   let restartedAt: Date | null = null;
@@ -279,9 +347,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
       at: opts.pgRestartAt,
       run: async () => {
         log("restarting Postgres (stop, then start) with runs in flight");
+        // The suite's own clients close first (see startSweeper); the functions' pools meet the restart.
+        await sweeper.pause();
+        const old = driver;
+        await old.end({ timeout: 5 });
         await stopPostgres(() => {});
         await sleep(2000);
         await startPostgres(() => {});
+        driver = connectDriver();
+        sweeper.resume();
         restartedAt = new Date();
         pgRestarts++;
         log("Postgres is back");
@@ -345,6 +419,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosFigures> {
   } finally {
     await sweeper.stop();
     await clearFaults();
+    await setRetryBase(sql2, null);
     await sql2.end({ timeout: 5 });
   }
 }
@@ -380,15 +455,7 @@ async function figures(
   const providerOf = new Map(wired.map((w) => [w.supplierId, w.provider]));
   const runKeys = new Map(runs.map((r) => [r.idempotency_key, r.id]));
   const sends = await acceptedSends(runKeys, m.sinceMs);
-  const faults = await simulator<{ provider: string; kind: string; status: number; injected: number }[]>(
-    "/_sim/faults",
-  );
-  const faultsInjected: Record<string, number> = { status_5xx: 0, status_429: 0, timeout: 0, reset: 0 };
-  for (const f of faults) {
-    if (!CHAOS_PROVIDERS.includes(f.provider as ChaosProvider)) continue;
-    const kind = f.kind === "status" ? (f.status === 429 ? "status_429" : "status_5xx") : f.kind;
-    faultsInjected[kind] += f.injected;
-  }
+  const faultsInjected = await injectedFaults(m.sinceMs);
   // Transitions: every instance has its first step's run; a first step that succeeded or was skipped
   // moved the instance on, so its second step has a run too; an instance whose second step finished is completed.
   const [lost] = await sql<{ lost: number; instances: number }[]>`

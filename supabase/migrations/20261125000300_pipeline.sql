@@ -366,13 +366,17 @@ returns interval
 language sql volatile
 set search_path = ''
 as $$
+  -- The base (5 s) can be lowered for a whole database with `alter database ... set journeys.retry_base_s`
+  -- (the local chaos suite does, so its retry tail takes seconds); unset, production keeps 5 s.
   select make_interval(secs => greatest(
     coalesce(p_retry_after_s, 0),
-    least(3600, 5 * power(2, least(greatest(p_attempts, 1) - 1, 10))) * (0.75 + random() * 0.5)
+    least(3600, coalesce(nullif(current_setting('journeys.retry_base_s', true), '')::double precision, 5)
+      * power(2, least(greatest(p_attempts, 1) - 1, 10))) * (0.75 + random() * 0.5)
   ))
 $$;
 comment on function public.retry_delay(integer, double precision) is
-  'Exponential backoff with jitter: 5 s, 10 s, 20 s ... capped at 1 h, never sooner than Retry-After.';
+  'Exponential backoff with jitter: 5 s, 10 s, 20 s ... capped at 1 h, never sooner than Retry-After. '
+  'The base is the setting journeys.retry_base_s when set (default 5 s).';
 
 create function public.record_outcomes(p_outcomes jsonb) returns integer
 language plpgsql security definer
@@ -497,24 +501,61 @@ set search_path = ''
 as $$
 declare
   v_expired integer;
+  v_reconciled integer;
+  v_given_up integer;
   v_kicked text[] := '{}';
   v_module public.module_type;
 begin
+  -- A worker that died mid-attempt may have sent: a run that cannot be replayed safely is held as
+  -- unknown (reconciled from provider events); the others run again, or are dead after max_attempts.
   with expired as (
-    update public.module_runs
-    set status = case when attempts >= max_attempts then 'dead' else 'pending' end::public.run_status,
+    update public.module_runs r
+    set status = case
+          when not public.lease_replay_safe(r) then 'unknown'
+          when r.attempts >= r.max_attempts then 'dead'
+          else 'pending' end::public.run_status,
         run_at = now(),
         lease_expires_at = null,
-        last_error = case when attempts >= max_attempts then jsonb_build_object(
-          'kind', 'transient', 'code', 'lease_expired',
-          'message', format('gave up after %s attempts: the worker''s lease expired', attempts))
-          else last_error end,
-        completed_at = case when attempts >= max_attempts then now() end,
+        last_error = case
+          when not public.lease_replay_safe(r) then jsonb_build_object(
+            'kind', 'unknown', 'code', 'lease_expired',
+            'message', 'the worker stopped during the attempt: the message may have been sent')
+          when r.attempts >= r.max_attempts then jsonb_build_object(
+            'kind', 'transient', 'code', 'lease_expired',
+            'message', format('gave up after %s attempts: the worker''s lease expired', r.attempts))
+          else r.last_error end,
+        completed_at = case when public.lease_replay_safe(r) and r.attempts >= r.max_attempts then now() end,
         updated_at = now()
-    where status = 'running' and lease_expires_at < now()
+    where r.status = 'running' and r.lease_expires_at < now()
     returning 1
   )
   select count(*) into v_expired from expired;
+
+  -- Evidence that came before the outcome was recorded waits in the inbox under the run key.
+  select count(*) filter (where ok) into v_reconciled from (
+    select public.reconcile_unknown_run(r.supplier_id, r.idempotency_key, e.provider, e.provider_message_id,
+      e.event_type) as ok
+    from public.module_runs r
+    cross join lateral (
+      select w.provider, w.provider_message_id, w.event_type from public.webhook_events w
+      where w.supplier_id = r.supplier_id and w.payload ->> 'run_key' = r.idempotency_key
+        and w.processed_at is null and w.provider_message_id is not null
+      order by w.id limit 1
+    ) e
+    where r.status = 'unknown'
+  ) x;
+
+  -- No evidence by the deadline: dead with the reason, never resent (a resend could send twice).
+  with given_up as (
+    update public.module_runs
+    set status = 'dead', completed_at = now(), updated_at = now(),
+        last_error = jsonb_build_object('kind', 'unknown', 'code', 'outcome_unknown', 'provider', provider,
+          'message', format('outcome unknown (%s), not resent to avoid a duplicate; redrive after checking the provider',
+            coalesce(last_error ->> 'message', 'no answer')))
+    where status = 'unknown' and updated_at < now() - public.unknown_deadline()
+    returning 1
+  )
+  select count(*) into v_given_up from given_up;
 
   foreach v_module in array enum_range(null::public.module_type) loop
     if exists (
@@ -524,12 +565,14 @@ begin
       v_kicked := v_kicked || v_module::text;
     end if;
   end loop;
-  return jsonb_build_object('expired_leases', v_expired, 'kicked', to_jsonb(v_kicked));
+  return jsonb_build_object('expired_leases', v_expired, 'reconciled', v_reconciled,
+    'unknown_given_up', v_given_up, 'kicked', to_jsonb(v_kicked));
 end
 $$;
 comment on function public.sweep() is
-  'Run by pg_cron: hands out runs whose lease expired (dead after max_attempts) and kicks every module '
-  'that has due runs (delayed sends, retries, anything a lost kick left behind).';
+  'Run by pg_cron: hands out runs whose lease expired (held as unknown when a replay could send twice, dead '
+  'after max_attempts), reconciles unknown runs from events already in the inbox, gives up on unknown runs '
+  'without evidence after unknown_deadline(), and kicks every module that has due runs.';
 
 revoke execute on function
   public.step_run_at(jsonb, public.module_type, public.clients, text, timestamptz),

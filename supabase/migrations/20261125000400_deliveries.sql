@@ -87,6 +87,9 @@ as $$
 declare
   v_id bigint;
 begin
+  -- SendGrid's custom_args and Mailgun's v: variables bring the run key back on every event.
+  perform public.reconcile_unknown_run(
+    p_supplier_id, p_payload ->> 'run_key', p_provider, p_provider_message_id, p_event_type);
   insert into public.webhook_events (
     provider, event_id, event_type, supplier_id, provider_message_id, status, occurred_at, payload
   )
@@ -104,7 +107,8 @@ begin
 end
 $$;
 comment on function public.receive_delivery_event(text, text, text, uuid, text, public.delivery_status, timestamptz, jsonb) is
-  'Inbox entry point for a verified provider webhook: deduplicates on (provider, event id), then applies it.';
+  'Inbox entry point for a verified provider webhook: reconciles the run named by payload.run_key if its '
+  'outcome was unknown, deduplicates on (provider, event id), then applies the event.';
 
 revoke execute on function
   public.apply_webhook_event(bigint),

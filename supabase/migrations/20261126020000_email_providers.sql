@@ -174,6 +174,15 @@ begin
   end if;
 
   v_row.consecutive_failures := v_row.consecutive_failures + 1;
+  if v_row.circuit = 'open' then
+    -- A request already in flight when the circuit opened failed too: it is no new opening. Counting it
+    -- as one doubled the cooldown per in-flight failure, up to the ten-minute cap within one outage.
+    update public.provider_accounts
+    set consecutive_failures = v_row.consecutive_failures, last_failure_at = v_now,
+        last_errors = v_errors, updated_at = v_now
+    where provider = p_provider and account = p_account;
+    return 'open';
+  end if;
   if v_row.circuit = 'half_open' or v_row.consecutive_failures >= p_failure_threshold then
     -- Each opening in a row doubles the cooldown, up to ten minutes.
     update public.provider_accounts

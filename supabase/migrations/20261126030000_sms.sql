@@ -210,36 +210,14 @@ create function public.receive_message_status(
 language plpgsql security definer
 set search_path = ''
 as $$
-declare
-  v_run public.module_runs;
 begin
-  if p_run_key is not null and p_provider_message_id is not null then
-    -- A send that timed out is held as 'unknown' (SMS and WhatsApp have no idempotency key, so it is
-    -- never blindly resent). The provider's callback carries the run key: the message exists, so the
-    -- run succeeded with this message id.
-    update public.module_runs
-    set status = 'succeeded', provider = p_provider, provider_message_id = p_provider_message_id,
-        completed_at = now(), updated_at = now(),
-        result = coalesce(result, '{}') || jsonb_build_object('reconciled_from', p_event_type)
-    where idempotency_key = p_run_key and supplier_id = p_supplier_id and status = 'unknown'
-    returning * into v_run;
-    if found then
-      insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
-      values (v_run.id, v_run.supplier_id, p_channel, p_provider, p_provider_message_id, p_recipient)
-      on conflict (provider, provider_message_id) do nothing;
-      -- The same lock record_outcomes takes after writing a delivery and apply_webhook_event before
-      -- looking for one: whichever transaction comes second sees the other's row, so no event is left
-      -- waiting for a delivery that exists.
-      perform pg_advisory_xact_lock(hashtextextended(p_provider || ':' || p_provider_message_id, 0));
-      perform public.apply_webhook_event(e.id) from public.webhook_events e
-      where e.provider = p_provider and e.provider_message_id = p_provider_message_id and e.processed_at is null
-      order by e.occurred_at, e.id;
-      perform public.advance_instances(jsonb_build_array(
-        jsonb_build_object('instance_id', v_run.journey_instance_id, 'step_id', v_run.step_id)));
-    end if;
-  end if;
+  perform public.reconcile_unknown_run(
+    p_supplier_id, p_run_key, p_provider, p_provider_message_id, p_event_type, p_channel, p_recipient);
+  -- The run key is kept with the event: if it arrived while the send's outcome was still being recorded,
+  -- sweep() finds it there once the run is held as unknown.
   return public.receive_delivery_event(
-    p_provider, p_event_id, p_event_type, p_supplier_id, p_provider_message_id, p_status, p_occurred_at, p_payload
+    p_provider, p_event_id, p_event_type, p_supplier_id, p_provider_message_id, p_status, p_occurred_at,
+    p_payload || jsonb_strip_nulls(jsonb_build_object('run_key', p_run_key))
   );
 end
 $$;
