@@ -57,6 +57,7 @@ create function public.provider_gate(
 )
 language plpgsql security definer
 set search_path = ''
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare

@@ -113,6 +113,7 @@ comment on function public.record_timeline_sync(uuid, uuid, text, jsonb, text[])
 create function public.enqueue_timeline_sync(p_instance_ids uuid[]) returns integer
 language plpgsql security definer
 set search_path = ''
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_count integer;

@@ -69,6 +69,7 @@ create function public.crm_targets(p_supplier_ids uuid[])
 returns table (supplier_id uuid, target text, crm text, events jsonb, field_map jsonb)
 language plpgsql stable
 set search_path = ''
+set plan_cache_mode = force_generic_plan
 as $$
 begin
   -- PL/pgSQL, so the plan is cached per session: a SQL function with a SET clause cannot be inlined and
@@ -120,6 +121,7 @@ create trigger crm_events_20_fan_out after insert on public.crm_events
 create function public.on_journey_instances_started_crm() returns trigger
 language plpgsql security definer
 set search_path = ''
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_suppliers uuid[];
@@ -142,6 +144,7 @@ $$;
 create function public.on_journey_instances_moved_crm() returns trigger
 language plpgsql security definer
 set search_path = ''
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   v_suppliers uuid[];
