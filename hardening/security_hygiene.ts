@@ -25,9 +25,8 @@ export type HygieneReport = {
 
 // Short values would match by chance; every real credential here is longer.
 const MIN_CANARY = 12;
-// Fields of a secret that are identifiers or public keys rather than secrets (they may appear in URLs, and a
-// Mailgun sending domain in every message id).
-const NOT_SECRET = /(^|_)(id|sid|url|public_key|base_url|account|email|from|phone|number|domain|region)$/i;
+// Fields of a secret that are identifiers or public keys rather than secrets (they may appear in URLs).
+const NOT_SECRET = /(^|_)(id|sid|url|public_key|base_url|account|email|from|phone|number)$/i;
 
 /** Collects the string leaves of a secret's JSON (or the whole text when it is not JSON). */
 function leaves(value: unknown, path: string, out: [string, string][]): void {

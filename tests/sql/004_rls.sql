@@ -5,14 +5,7 @@ select plan(12);
 
 \ir seed/two_suppliers.sql
 insert into public.clients (id, supplier_id, couple_name, email) values
-  ('c0000000-0000-4000-8000-00000000000a', 'a0000000-0000-4000-8000-00000000000a', 'Couple A', 'a@example.com'),
-  ('c0000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 'Couple B', 'b@example.com');
-insert into public.journeys (id, supplier_id, name) values
-  ('10000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 'J');
-insert into public.journey_steps (id, journey_id, supplier_id, position, module_type, config) values
-  ('50000000-0000-4000-8000-00000000000b', '10000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 1, 'email', '{"template": "t"}');
-insert into public.journey_instances (id, journey_id, supplier_id, client_id) values
-  ('11000000-0000-4000-8000-00000000000b', '10000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 'c0000000-0000-4000-8000-00000000000b');
+  ('c0000000-0000-4000-8000-00000000000a', 'a0000000-0000-4000-8000-00000000000a', 'Couple A', 'a@example.com');
 select vault.create_secret('{"api_key": "re_canary"}', 'rls-canary');
 
 -- Observations are made under each role and asserted afterwards as the test owner.

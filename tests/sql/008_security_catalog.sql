@@ -6,14 +6,6 @@ begin;
 select plan(10);
 
 \ir seed/two_suppliers.sql
-insert into public.clients (id, supplier_id, couple_name, email) values
-  ('c0000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 'Couple B', 'b@example.com');
-insert into public.journeys (id, supplier_id, name) values
-  ('10000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 'J');
-insert into public.journey_steps (id, journey_id, supplier_id, position, module_type, config) values
-  ('50000000-0000-4000-8000-00000000000b', '10000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 1, 'email', '{"template": "t"}');
-insert into public.journey_instances (id, journey_id, supplier_id, client_id) values
-  ('11000000-0000-4000-8000-00000000000b', '10000000-0000-4000-8000-00000000000b', 'a0000000-0000-4000-8000-00000000000b', 'c0000000-0000-4000-8000-00000000000b');
 insert into public.email_templates (supplier_id, key, subject, html) values
   ('a0000000-0000-4000-8000-00000000000b', 't', 'Hello', '<p>Hi</p>');
 insert into public.suppressions (supplier_id, channel, address, reason) values
