@@ -477,9 +477,10 @@ export type SubjectAudit = {
 function inboxKey(f: SubjectFixture, subjects: PlannedSubject[], e: SubjectEvent): string {
   if (e.receiver === "crm-inbound") return `crm_inbound:${f.supplierIds[e.receiver]}:${e.eventId}`;
   if (e.receiver === "acuity") {
-    // Acuity names an event by action, appointment and the slot read back (the final one).
+    // Acuity names an event by account, action, appointment and the slot read back (the final one).
     const s = subjects[e.subject];
-    return `acuity:${e.type}:${f.subjects[e.subject].appointmentId}:${s.finalStart ?? s.bookedStart}`;
+    const appointment = f.subjects[e.subject].appointmentId;
+    return `acuity:${f.acuity.user_id}:${e.type}:${appointment}:${s.finalStart ?? s.bookedStart}`;
   }
   return `${e.receiver}:${e.eventId}`;
 }

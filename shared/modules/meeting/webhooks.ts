@@ -199,7 +199,10 @@ export function acuityWebhookHandler(deps: MeetingWebhookDeps): (req: Request) =
     }
     const a = got.appointment!;
     const canceled = action === "canceled" || a.canceled;
-    return await receive(deps, "acuity", `${action}:${id}:${a.start.toISOString()}`, action, supplier, {
+    // The inbox key names the Acuity account too: appointment ids are only the account's to vouch for, and
+    // the inbox is shared by every supplier (a key without it dropped another account's event as a copy).
+    const eventId = `${secret.user_id}:${action}:${id}:${a.start.toISOString()}`;
+    return await receive(deps, "acuity", eventId, action, supplier, {
       kind: canceled ? "canceled" : "booked",
       external_id: a.id,
       invitee_email: a.email || null,
