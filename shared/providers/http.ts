@@ -112,6 +112,17 @@ export function answerFailure(
 }
 
 /**
+ * A signal that aborts after `ms`, and `clear()` to disarm it once the call has its answer.
+ * (`AbortSignal.timeout()` stays armed for the whole timeout: one live timer per request sent in the last
+ * `ms`, thousands at a high send rate, each firing for nothing.)
+ */
+export function deadline(ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("Signal timed out.", "TimeoutError")), ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
+/**
  * Calls a provider and classifies the result: 2xx ok; 408, 425, 429 and 5xx transient (honouring
  * Retry-After); other statuses permanent; a refused connection transient; no answer at all unknown (the
  * request may have been acted on), or transient for idempotent requests. `describeError` refines this
@@ -119,7 +130,8 @@ export function answerFailure(
  */
 export async function callProvider(req: ProviderRequest): Promise<ProviderAnswer> {
   const started = performance.now();
-  const signal = AbortSignal.timeout(req.timeoutMs);
+  const timeout = deadline(req.timeoutMs);
+  const signal = timeout.signal;
   const headers: Record<string, string> = { accept: "application/json", ...req.headers };
   const hasType = Object.keys(headers).some((h) => h.toLowerCase() === "content-type");
   let body: string | undefined;
@@ -170,6 +182,8 @@ export async function callProvider(req: ProviderRequest): Promise<ProviderAnswer
       },
       call: audit(null, "no_response"),
     };
+  } finally {
+    timeout.clear();
   }
   let parsed: unknown = text;
   try {

@@ -87,10 +87,13 @@ class OutcomeRecorder {
 /**
  * Drains due runs of one module until none are due for `lingerMs`, or `maxMs` has passed.
  *
- * While the queue has a backlog (the last claim came back full) it claims again as soon as a quarter of
- * the slots (at most a batch) are free, so provider calls stay in flight back to back. Once the queue
- * is drained it claims at most every `pollMs`, whether or not calls are in flight: a run that becomes
- * due waits about half a poll, never a whole provider call.
+ * Claims run ahead of the slots: while the queue has a backlog (the last claim came back full) the next
+ * batch is claimed and its context loaded while calls are still in flight, so a slot that frees starts
+ * its next run at once instead of waiting for a claim round trip: a refill (a quarter of the slots, at
+ * most a batch) is claimed whenever fewer than a refill's worth of runs wait for a slot, so at most two
+ * refills wait (a crash leaves those to their lease, like runs in flight). Once the queue is drained it
+ * claims at most every `pollMs`, whether or not calls are in flight: a run that becomes due waits about
+ * half a poll, never a whole provider call.
  */
 export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainSummary> {
   const now = deps.now ?? Date.now;
@@ -106,22 +109,26 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
   );
   const started = now();
   const refill = Math.max(1, Math.min(opts.batch, opts.concurrency >> 2));
+  // Claimed and prepared runs waiting for a slot, in claim order.
+  const ready: { run: ModuleRun; exec: (run: ModuleRun) => Promise<Attempt> }[] = [];
   let inflight = 0;
   let claimed = 0;
   let backlog = true;
   let nextPoll = started;
   let idleSince: number | null = null;
-  // One waiter at a time: woken by the next finished call (not a Promise.race over every call in flight).
+  let fetching = false;
+  let fetchError: unknown = null;
+  // One waiter at a time: woken by the next finished call or claim (not a Promise.race over every call).
   let wake: (() => void) | null = null;
-  const slotFreed = () => {
+  const wakeUp = () => {
     const w = wake;
     wake = null;
     w?.();
   };
-  /** Resolves when a call finishes, or after `ms` when given (then a finishing call resolves nothing). */
-  const waitForSlot = (ms?: number) => {
-    const freed = new Promise<void>((resolve) => (wake = resolve));
-    return ms === undefined ? freed : Promise.race([freed, sleep(Math.max(1, ms))]);
+  /** Resolves when a call or a claim finishes, or after `ms` when given. */
+  const waitForEvent = (ms?: number) => {
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    return ms === undefined ? woken : Promise.race([woken, sleep(Math.max(1, ms))]);
   };
 
   const execute = (run: ModuleRun, exec: (run: ModuleRun) => Promise<Attempt>) => {
@@ -137,31 +144,53 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
       .then((attempt) => recorder.add(run, attempt))
       .finally(() => {
         inflight--;
-        slotFreed();
+        wakeUp();
       });
   };
 
-  while (now() - started < opts.maxMs) {
-    const free = opts.concurrency - inflight;
-    const due = backlog ? free >= refill : free > 0 && now() >= nextPoll;
-    if (due) {
-      const limit = Math.min(free, opts.batch);
+  /** Claims up to `limit` runs and loads their context, in the background; the loop is woken after. */
+  const claim = (limit: number) => {
+    fetching = true;
+    (async () => {
       const runs = await claimRuns(deps.sql, opts.module, limit, opts.leaseSeconds);
       backlog = runs.length === limit;
       if (!backlog) nextPoll = now() + pollMs;
-      if (runs.length > 0) {
-        idleSince = null;
-        claimed += runs.length;
-        const exec = await deps.executor.prepare(runs);
-        for (const run of runs) execute(run, exec);
+      if (runs.length === 0) return;
+      claimed += runs.length;
+      idleSince = null;
+      const exec = await deps.executor.prepare(runs);
+      for (const run of runs) ready.push({ run, exec });
+    })()
+      .catch((error) => (fetchError = error))
+      .finally(() => {
+        fetching = false;
+        wakeUp();
+      });
+  };
+
+  for (;;) {
+    if (fetchError) throw fetchError;
+    while (inflight < opts.concurrency && ready.length > 0) {
+      const next = ready.shift()!;
+      execute(next.run, next.exec);
+    }
+    const claiming = now() - started < opts.maxMs;
+    if (claiming && !fetching) {
+      // With a backlog, keep one to two refills claimed ahead of the slots; otherwise fill free slots on the poll.
+      const want = opts.concurrency + (backlog ? 2 * refill : 0) - inflight - ready.length;
+      const due = backlog ? want >= refill : want > 0 && now() >= nextPoll;
+      if (due) {
+        claim(Math.min(want, opts.batch));
         continue;
       }
     }
-    if (inflight > 0) {
-      idleSince = null;
-      await waitForSlot(backlog ? undefined : nextPoll - now());
+    if (inflight > 0 || fetching || ready.length > 0) {
+      if (inflight > 0) idleSince = null;
+      // A claim in flight or a backlog wakes the loop when it ends; otherwise the next poll does.
+      await waitForEvent(fetching || backlog || !claiming ? undefined : nextPoll - now());
       continue;
     }
+    if (!claiming) break;
     idleSince ??= now();
     if (now() - idleSince >= opts.lingerMs) {
       if (!opts.keepGoing?.()) break;
@@ -169,7 +198,6 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
     }
     await sleep(Math.max(1, nextPoll - now()));
   }
-  while (inflight > 0) await waitForSlot();
   await recorder.settle();
   return { claimed, recorded: recorder.recorded, failed_records: recorder.failed, ms: now() - started };
 }

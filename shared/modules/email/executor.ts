@@ -88,31 +88,7 @@ const SUPPRESSION_REASONS: Record<string, string> = {
 
 async function loadContexts(sql: Sql, ids: number[]): Promise<Map<number, EmailContext>> {
   const rows = await sql<EmailContext[]>`
-    select r.id::int as run_id, r.provider as pinned_provider, i.status::text as instance_status, st.config,
-      c.couple_name, c.email, c.locale, c.time_zone as couple_time_zone, c.wedding_date::text as wedding_date,
-      c.venue, c.custom as client_custom, c.consent,
-      s.name as supplier_name, s.time_zone as supplier_time_zone, s.business_hours, s.brand, s.email_from,
-      s.reply_to,
-      t.subject as template_subject, t.html as template_html, t.text as template_text,
-      coalesce((
-        select jsonb_agg(jsonb_build_object('id', si.id, 'provider', si.provider, 'settings', si.settings,
-          'secret_id', si.secret_id) order by si.priority, si.provider)
-        from public.supplier_integrations si
-        where si.supplier_id = r.supplier_id and si.provider = any(${EMAIL_PROVIDERS as unknown as string[]})
-          and si.status = 'connected'
-      ), '[]') as integrations,
-      (
-        select jsonb_build_object('reason', x.reason, 'created_at', x.created_at)
-        from public.suppressions x
-        where x.supplier_id = r.supplier_id and x.channel = 'email' and x.address = lower(c.email)
-      ) as suppression
-    from public.module_runs r
-    join public.journey_instances i on i.id = r.journey_instance_id
-    join public.clients c on c.id = i.client_id
-    join public.suppliers s on s.id = r.supplier_id
-    join public.journey_steps st on st.id = r.step_id
-    left join public.email_templates t on t.supplier_id = r.supplier_id and t.key = st.config ->> 'template'
-    where r.id = any(${pgArray(ids)}::bigint[])`;
+    select * from public.email_run_contexts(${pgArray(ids)}::bigint[], ${pgArray(EMAIL_PROVIDERS)}::text[])`;
   return new Map(rows.map((row) => [row.run_id, row]));
 }
 
@@ -231,6 +207,19 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
   return {
     async prepare(runs) {
       const contexts = await loadContexts(deps.sql, runs.map((r) => r.id));
+      // A batch's runs mostly share their steps and their suppliers' integrations: parse and build once.
+      const configs = new Map<string, ReturnType<typeof emailStepConfig.safeParse>>();
+      const stepConfig = (stepId: string, config: unknown) => {
+        let parsed = configs.get(stepId);
+        if (!parsed) configs.set(stepId, parsed = emailStepConfig.safeParse(config));
+        return parsed;
+      };
+      const builtRoutes = new Map<string, Promise<EmailRoute | RunError>>();
+      const routeOf = (row: IntegrationRow) => {
+        let route = builtRoutes.get(row.id);
+        if (!route) builtRoutes.set(row.id, route = emailRoute(row, deps.secrets, deps.providers));
+        return route;
+      };
       return async (run: ModuleRun): Promise<Attempt> => {
         const ctx = contexts.get(run.id);
         if (!ctx) {
@@ -239,7 +228,7 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
         if (ctx.instance_status !== "active") {
           return skip("journey_inactive", `The journey is ${ctx.instance_status}`);
         }
-        const parsed = emailStepConfig.safeParse(ctx.config);
+        const parsed = stepConfig(run.step_id ?? `run:${run.id}`, ctx.config);
         if (!parsed.success) {
           const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
           return fail("invalid_config", `Cannot send email: invalid step config: ${why}`);
@@ -278,7 +267,7 @@ export function emailExecutor(deps: EmailModuleDeps): ModuleExecutor {
         const routes: EmailRoute[] = [];
         let routeError: RunError | undefined;
         for (const row of rows) {
-          const route = await emailRoute(row, deps.secrets, deps.providers);
+          const route = await routeOf(row);
           if ("send" in route) routes.push(route);
           else routeError ??= route;
         }

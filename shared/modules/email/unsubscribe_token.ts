@@ -5,12 +5,22 @@ import { hmac } from "../../webhooks/hmac.ts";
 
 const TOKEN = { issuer: "journeys-email", audience: "email-unsubscribe" } as const;
 
+let derived: { secret: string; key: Promise<CryptoKey> } | null = null;
+
 /**
  * The signing key, derived from the Vault secret `functions_invoke_secret` (HMAC with a purpose label),
  * so no second secret needs provisioning and an unsubscribe token can never pass as an invoke token.
+ * Derived once per secret value (every email signs a token; a rotated secret derives a new key).
  */
-export async function unsubscribeKey(invokeSecret: string): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await hmac("SHA-256", invokeSecret, "email-unsubscribe-v1"));
+export function unsubscribeKey(invokeSecret: string): Promise<CryptoKey> {
+  if (derived?.secret !== invokeSecret) {
+    const key = hmac("SHA-256", invokeSecret, "email-unsubscribe-v1").then((raw) =>
+      crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])
+    );
+    key.catch(() => (derived = null));
+    derived = { secret: invokeSecret, key };
+  }
+  return derived.key;
 }
 
 /**
@@ -18,7 +28,7 @@ export async function unsubscribeKey(invokeSecret: string): Promise<Uint8Array<A
  * either: the token is part of the email, and a replay with the run's idempotency key must send the
  * same bytes (Resend answers 409 invalid_idempotent_request to a changed body).
  */
-export async function signUnsubscribeToken(key: Uint8Array<ArrayBuffer>, supplierId: string, runId: number) {
+export async function signUnsubscribeToken(key: CryptoKey, supplierId: string, runId: number) {
   return await new SignJWT({ sup: supplierId })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(String(runId))
@@ -29,7 +39,7 @@ export async function signUnsubscribeToken(key: Uint8Array<ArrayBuffer>, supplie
 
 /** The run and supplier a token names, or null when it is not a valid token of ours. */
 export async function verifyUnsubscribeToken(
-  key: Uint8Array<ArrayBuffer>,
+  key: CryptoKey,
   token: string,
 ): Promise<{ supplierId: string; runId: number } | null> {
   try {

@@ -1,5 +1,6 @@
 // Resend adapter: sends one email with the run's idempotency key and classifies the answer.
 import { Resend } from "resend";
+import { deadline } from "../http.ts";
 import { retryAfterSeconds, type SendResult } from "../result.ts";
 import type { EmailMessage } from "./message.ts";
 
@@ -34,7 +35,8 @@ export async function sendResendEmail(
   idempotencyKey: string,
 ): Promise<SendResult> {
   const started = performance.now();
-  const signal = AbortSignal.timeout(account.timeoutMs);
+  const timeout = deadline(account.timeoutMs);
+  const signal = timeout.signal;
   const { data, error, headers } = await client(account).emails.send({
     from: message.from,
     to: message.to,
@@ -44,7 +46,7 @@ export async function sendResendEmail(
     replyTo: message.reply_to,
     tags: message.tags,
     headers: message.headers,
-  }, { idempotencyKey, signal } as { idempotencyKey: string });
+  }, { idempotencyKey, signal } as { idempotencyKey: string }).finally(timeout.clear);
   const duration_ms = Math.round(performance.now() - started);
   const status = error ? (typeof error.statusCode === "number" ? error.statusCode : null) : 200;
   const code = error ? String(error.name ?? "error") : null;
