@@ -373,10 +373,11 @@ export function parseDotenv(text: string): Record<string, string> {
  * V8 heap limits of function processes. The edge runtime gives each function a bounded heap (256 MB
  * of memory in all); a plain Deno process sizes its heap to the machine instead (on 24 GB, module-email
  * grew to 400 MB of mostly garbage under load), so memory figures measured locally would mean nothing.
- * FUNCTION_V8_FLAGS overrides the default (comma-separated V8 flags).
+ * An 8 MB semi-space: with 4 MB, scavenges took about a tenth more of module-email's CPU at 1,000 sends/s
+ * (peak RSS 120 MB with 4, 126 MB with 8). FUNCTION_V8_FLAGS overrides the default (comma-separated V8 flags).
  */
 export function functionV8Flags(): string {
-  return Deno.env.get("FUNCTION_V8_FLAGS") ?? "--max-old-space-size=128,--max-semi-space-size=4";
+  return Deno.env.get("FUNCTION_V8_FLAGS") ?? "--max-old-space-size=128,--max-semi-space-size=8";
 }
 
 function freePort(): number {

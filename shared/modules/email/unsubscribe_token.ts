@@ -15,7 +15,10 @@ let derived: { secret: string; key: Promise<CryptoKey> } | null = null;
 export function unsubscribeKey(invokeSecret: string): Promise<CryptoKey> {
   if (derived?.secret !== invokeSecret) {
     const key = hmac("SHA-256", invokeSecret, "email-unsubscribe-v1").then((raw) =>
-      crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])
+      crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "HMAC", hash: "SHA-256" }, false, [
+        "sign",
+        "verify",
+      ])
     );
     key.catch(() => (derived = null));
     derived = { secret: invokeSecret, key };
