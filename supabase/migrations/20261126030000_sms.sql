@@ -232,3 +232,42 @@ revoke execute on function
   public.take_rate_tokens(jsonb),
   public.receive_message_status(text, text, text, uuid, text, public.delivery_status, timestamptz, jsonb, text, text, text)
 from public, anon, authenticated;
+
+-- What the sms module loads for a batch of claimed runs ------------------------------------------------
+
+-- PL/pgSQL with a generic plan (as email_run_contexts() does): planned once per session, also behind the
+-- transaction pooler, instead of once per batch for a statement with an array parameter.
+create function public.sms_run_contexts(p_run_ids bigint[])
+returns table (
+  run_id integer, instance_status text, config jsonb, urgent boolean, couple_name text, phone text,
+  country text, time_zone text, locale text, wedding_date text, venue text, client_custom jsonb, consent jsonb,
+  supplier_name text, supplier_time_zone text, quiet_hours jsonb, twilio_settings jsonb, twilio_secret_id text,
+  twilio_status text, whatsapp_settings jsonb, whatsapp_secret_id text, whatsapp_status text
+)
+language plpgsql stable
+set search_path = ''
+set plan_cache_mode = force_generic_plan
+as $$
+#variable_conflict use_column
+begin
+  return query
+  select r.id::integer, i.status::text, st.config, coalesce((st.timing ->> 'urgent')::boolean, false),
+    c.couple_name, c.phone, c.country, c.time_zone, c.locale, c.wedding_date::text, c.venue, c.custom, c.consent,
+    s.name, s.time_zone, s.quiet_hours,
+    tw.settings, tw.secret_id::text, tw.status,
+    wa.settings, wa.secret_id::text, wa.status
+  from public.module_runs r
+  join public.journey_instances i on i.id = r.journey_instance_id
+  join public.clients c on c.id = i.client_id
+  join public.suppliers s on s.id = r.supplier_id
+  join public.journey_steps st on st.id = r.step_id
+  left join public.supplier_integrations tw on tw.supplier_id = r.supplier_id and tw.provider = 'twilio'
+  left join public.supplier_integrations wa on wa.supplier_id = r.supplier_id and wa.provider = 'whatsapp'
+  where r.id = any (p_run_ids);
+end
+$$;
+comment on function public.sms_run_contexts(bigint[]) is
+  'Everything the sms module needs to send each claimed run: the couple''s number, country, zone and '
+  'consent, the supplier''s quiet hours, and its Twilio and WhatsApp integrations. Called by the '
+  'module-sms function only.';
+revoke execute on function public.sms_run_contexts(bigint[]) from public, anon, authenticated;

@@ -69,22 +69,7 @@ const fail = (code: string, message: string, calls: IntegrationCall[] = []) =>
   done({ kind: "permanent", error: { code, message } }, calls);
 
 async function loadContexts(sql: Sql, ids: number[]): Promise<Map<number, SmsContext>> {
-  const rows = await sql<SmsContext[]>`
-    select r.id::int as run_id, i.status::text as instance_status, st.config,
-      coalesce((st.timing ->> 'urgent')::boolean, false) as urgent,
-      c.couple_name, c.phone, c.country, c.time_zone, c.locale, c.wedding_date::text as wedding_date, c.venue,
-      c.custom as client_custom, c.consent,
-      s.name as supplier_name, s.time_zone as supplier_time_zone, s.quiet_hours,
-      tw.settings as twilio_settings, tw.secret_id::text as twilio_secret_id, tw.status as twilio_status,
-      wa.settings as whatsapp_settings, wa.secret_id::text as whatsapp_secret_id, wa.status as whatsapp_status
-    from public.module_runs r
-    join public.journey_instances i on i.id = r.journey_instance_id
-    join public.clients c on c.id = i.client_id
-    join public.suppliers s on s.id = r.supplier_id
-    join public.journey_steps st on st.id = r.step_id
-    left join public.supplier_integrations tw on tw.supplier_id = r.supplier_id and tw.provider = 'twilio'
-    left join public.supplier_integrations wa on wa.supplier_id = r.supplier_id and wa.provider = 'whatsapp'
-    where r.id = any(${pgArray(ids)}::bigint[])`;
+  const rows = await sql<SmsContext[]>`select * from public.sms_run_contexts(${pgArray(ids)}::bigint[])`;
   return new Map(rows.map((row) => [row.run_id, row]));
 }
 
