@@ -29,9 +29,15 @@ returns table (
   resend_status text,
   email_suppressed boolean
 )
-language sql stable
+language plpgsql stable
 set search_path = ''
+-- Planned once per session with a generic plan (a statement with an array parameter was planned on every
+-- call, as email_run_contexts() and sms_run_contexts() explain).
+set plan_cache_mode = force_generic_plan
 as $$
+#variable_conflict use_column
+begin
+  return query
   select r.id, r.supplier_id, c.id, r.journey_instance_id, r.step_id, i.status::text, st.config,
     c.couple_name, c.email, c.phone, coalesce(c.time_zone, s.time_zone), c.locale, c.wedding_date::text, c.venue,
     c.consent, c.custom, s.name, s.time_zone, s.email_from, s.reply_to,
@@ -46,7 +52,8 @@ as $$
   join public.suppliers s on s.id = r.supplier_id
   join public.journey_steps st on st.id = r.step_id
   left join public.supplier_integrations si on si.supplier_id = r.supplier_id and si.provider = 'resend'
-  where r.id = any (p_run_ids)
+  where r.id = any (p_run_ids);
+end
 $$;
 comment on function public.module_run_context(bigint[]) is
   'One row per run with what a module needs to message the couple: the step config, the couple (zone '
