@@ -169,12 +169,12 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
   };
 
   for (;;) {
-    if (fetchError) throw fetchError;
     while (inflight < opts.concurrency && ready.length > 0) {
       const next = ready.shift()!;
       execute(next.run, next.exec);
     }
-    const claiming = now() - started < opts.maxMs;
+    // A failed claim stops claiming; what was already claimed is still sent and recorded before it is thrown.
+    const claiming = fetchError === null && now() - started < opts.maxMs;
     if (claiming && !fetching) {
       // With a backlog, keep one to two refills claimed ahead of the slots; otherwise fill free slots on the poll.
       const want = opts.concurrency + (backlog ? 2 * refill : 0) - inflight - ready.length;
@@ -199,5 +199,6 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
     await sleep(Math.max(1, nextPoll - now()));
   }
   await recorder.settle();
+  if (fetchError !== null) throw fetchError;
   return { claimed, recorded: recorder.recorded, failed_records: recorder.failed, ms: now() - started };
 }
