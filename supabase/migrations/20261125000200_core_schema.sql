@@ -3,7 +3,7 @@
 -- Row Level Security on every table: a supplier's users see only that supplier's rows; anon sees nothing.
 
 create type public.module_type as enum ('email', 'sms', 'form', 'meeting', 'info', 'review', 'referral');
-create type public.run_status as enum ('pending', 'running', 'succeeded', 'skipped', 'dead', 'unknown', 'cancelled');
+create type public.run_status as enum ('pending', 'running', 'succeeded', 'skipped', 'dead', 'unknown', 'cancelled', 'held');
 create type public.delivery_status as enum (
   'queued', 'sent', 'delivery_delayed', 'delivered', 'opened', 'clicked', 'failed', 'bounced', 'complained'
 );
@@ -34,9 +34,13 @@ create table public.suppliers (
   brand jsonb not null default '{}' check (jsonb_typeof(brand) = 'object'),
   email_from text check (email_from ~ '^([^<>]+ <)?[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>?$'),
   reply_to text check (reply_to ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'),
+  alert_email text check (alert_email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'),
   created_at timestamptz not null default now()
 );
 comment on table public.suppliers is 'Wedding vendors (photographers, venues, planners): the tenants.';
+comment on column public.suppliers.alert_email is
+  'The vendor''s own address for alerts outside the app (an integration disconnected, dead letters), sent '
+  'through the platform''s email provider, never the vendor''s own (it may be the broken one).';
 
 create table public.supplier_members (
   supplier_id uuid not null references public.suppliers on delete cascade,
@@ -252,14 +256,20 @@ create table public.supplier_integrations (
   provider text not null check (provider ~ '^[a-z][a-z0-9_]*$'),
   settings jsonb not null default '{}' check (jsonb_typeof(settings) = 'object'),
   secret_id uuid,
-  status text not null default 'connected' check (status in ('connected', 'disconnected', 'error')),
+  status text not null default 'connected' check (status in ('connected', 'failing', 'disconnected')),
+  status_code text,
   status_reason text,
+  status_since timestamptz not null default now(),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   unique (supplier_id, provider)
 );
 comment on column public.supplier_integrations.secret_id is
   'Vault secret (vault.secrets.id) holding this integration''s credentials as JSON; read only by the service role.';
+comment on column public.supplier_integrations.status is
+  'Health the pipeline keeps true: connected; failing (the account''s circuit is open after transient '
+  'errors); disconnected (the provider rejected the credentials: runs that need it are held until they are '
+  'replaced). status_code and status_reason say why, status_since since when.';
 
 create table public.email_templates (
   id uuid primary key default gen_random_uuid(),

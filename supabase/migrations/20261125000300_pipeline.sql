@@ -216,7 +216,7 @@ begin
   public.journey_steps s
   cross join lateral public.step_run_at(s.timing, s.module_type, new, sp.time_zone, now()) p
   where i.client_id = new.id and r.journey_instance_id = i.id and s.id = r.step_id
-    and r.status = 'pending'
+    and r.status in ('pending', 'held')
     and s.timing ->> 'anchor' in ('wedding_date', 'booking_date');
   return null;
 end
@@ -395,6 +395,7 @@ declare
   v_done jsonb;
   v_messages jsonb;
   v_count integer;
+  v_held uuid[];
 begin
   with o as (
     select * from jsonb_to_recordset(p_outcomes) as x(
@@ -409,6 +410,12 @@ begin
         when o.kind in ('succeeded', 'skipped', 'waiting') then o.kind
         when o.kind = 'permanent' then 'dead'
         when o.kind = 'deferred' then 'pending'
+        -- Held for an integration whose credentials were rejected; if they were replaced meanwhile (the
+        -- release already ran), the run goes again at once rather than wait for an incident that is over.
+        when o.kind = 'held' then case when exists (
+          select 1 from public.supplier_integrations si
+          where si.id = (o.error ->> 'integration_id')::uuid and si.status = 'disconnected'
+        ) then 'held' else 'pending' end
         when o.kind = 'unknown' and not coalesce(o.replay_safe, false) then 'unknown'
         when r.attempts >= r.max_attempts then 'dead'
         else 'pending'
@@ -421,12 +428,15 @@ begin
     set status = d.next_status::public.run_status,
         run_at = case
           when d.kind = 'deferred' then d.defer_until
+          -- A held run keeps its place: released, it is due at its planned time, in order.
+          when d.kind = 'held' then case when d.next_status = 'held' then r.run_at else now() end
           when d.next_status = 'pending' then now() + public.retry_delay(r.attempts, d.retry_after_s)
           else r.run_at end,
-        attempts = case when d.kind = 'deferred' then r.attempts - 1 else r.attempts end,
+        attempts = case when d.kind in ('deferred', 'held') then r.attempts - 1 else r.attempts end,
         lease_expires_at = null,
         last_error = case
           when d.kind in ('succeeded', 'deferred', 'waiting') then r.last_error
+          when d.kind = 'held' then d.error || jsonb_build_object('kind', 'held', 'held_at', now())
           when d.next_status = 'dead' and d.kind <> 'permanent' then d.error || jsonb_build_object(
             'message', format('gave up after %s attempts: %s', r.attempts, d.error ->> 'message'))
           else d.error end,
@@ -438,7 +448,7 @@ begin
     from decided d
     where r.id = d.run_id
     returning r.id, r.supplier_id, r.journey_instance_id, r.step_id, r.status, r.provider,
-      r.provider_message_id, d.channel, d.recipient
+      r.provider_message_id, d.channel, d.recipient, r.last_error
   ),
   delivered as (
     insert into public.deliveries (run_id, supplier_id, channel, provider, provider_message_id, recipient)
@@ -451,8 +461,13 @@ begin
     (select jsonb_agg(jsonb_build_object('instance_id', journey_instance_id, 'step_id', step_id))
       from updated where status in ('succeeded', 'skipped')),
     (select jsonb_agg(jsonb_build_object('provider', provider, 'id', provider_message_id)) from delivered),
-    (select count(*) from updated)
-  into v_done, v_messages, v_count;
+    (select count(*) from updated),
+    (select array_agg(distinct (last_error ->> 'integration_id')::uuid) from updated where status = 'held')
+  into v_done, v_messages, v_count, v_held;
+
+  if v_held is not null then
+    perform public.note_held_runs(v_held);
+  end if;
 
   insert into public.integration_calls (supplier_id, run_id, provider, operation, http_status, duration_ms, error_code, attempt, outcome)
   select r.supplier_id, r.id, c.provider, c.operation, c.http_status, c.duration_ms, c.error_code, o.attempt, o.kind
@@ -486,7 +501,8 @@ $$;
 comment on function public.record_outcomes(jsonb) is
   'Records a batch of run outcomes in one call: succeeded (delivery written, journey advances), waiting '
   '(delivery written, the step completes later through complete_waiting_run), skipped '
-  '(with a reason; journey advances), deferred (to defer_until, attempt not counted), transient or '
+  '(with a reason; journey advances), deferred (to defer_until, attempt not counted), held (an integration '
+  'it needs is disconnected: keeps its place, attempt not counted, released by release_held_runs), transient or '
   'replay-safe unknown (retry with backoff, dead after max_attempts), permanent (dead with the reason), '
   'unknown (held for reconciliation). Fenced on the attempt, so a worker whose lease expired cannot '
   'overwrite the run''s newer state. Also writes the integration_calls audit.';
@@ -497,10 +513,12 @@ set search_path = ''
 as $$
   update public.module_runs
   set status = 'pending', run_at = now(), attempts = 0, completed_at = null, updated_at = now()
-  where id = p_run_id and status in ('dead', 'unknown')
+  where id = p_run_id and status in ('dead', 'unknown', 'held')
   returning true
 $$;
-comment on function public.redrive_run(bigint) is 'Sends a dead or unknown run through the pipeline again (same idempotency key).';
+comment on function public.redrive_run(bigint) is
+  'Sends a dead, unknown or held run through the pipeline again (same idempotency key); a held run whose '
+  'integration is still disconnected is held again.';
 
 -- Sweeps ------------------------------------------------------------------------------------------
 
@@ -514,6 +532,7 @@ declare
   v_given_up integer;
   v_kicked text[] := '{}';
   v_module public.module_type;
+  v_health jsonb;
 begin
   -- A worker that died mid-attempt may have sent: a run that cannot be replayed safely is held as
   -- unknown (reconciled from provider events); the others run again, or are dead after max_attempts.
@@ -566,6 +585,9 @@ begin
   )
   select count(*) into v_given_up from given_up;
 
+  -- Integration health: replaced credentials release held runs, circuits mark integrations failing.
+  v_health := public.sweep_integration_health();
+
   foreach v_module in array enum_range(null::public.module_type) loop
     if exists (
       select 1 from public.module_runs
@@ -575,13 +597,14 @@ begin
     end if;
   end loop;
   return jsonb_build_object('expired_leases', v_expired, 'reconciled', v_reconciled,
-    'unknown_given_up', v_given_up, 'kicked', to_jsonb(v_kicked));
+    'unknown_given_up', v_given_up, 'health', v_health, 'kicked', to_jsonb(v_kicked));
 end
 $$;
 comment on function public.sweep() is
   'Run by pg_cron: hands out runs whose lease expired (held as unknown when a replay could send twice, dead '
   'after max_attempts), reconciles unknown runs from events already in the inbox, gives up on unknown runs '
-  'without evidence after unknown_deadline(), and kicks every module that has due runs.';
+  'without evidence after unknown_deadline(), keeps integration health true (sweep_integration_health), and '
+  'kicks every module that has due runs.';
 
 revoke execute on function
   public.step_run_at(jsonb, public.module_type, public.clients, text, timestamptz),

@@ -108,12 +108,16 @@ create table public.supplier_notifications (
   details jsonb not null default '{}' check (jsonb_typeof(details) = 'object'),
   dedupe_key text not null,
   read_at timestamptz,
+  resolved_at timestamptz,
   created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
   unique (supplier_id, dedupe_key)
 );
 comment on table public.supplier_notifications is
-  'Things the vendor should act on (a couple who rated 1-2 stars and should be contacted directly); '
-  'shown in the vendor''s app. details hold ids and numbers, never message bodies.';
+  'Things the vendor should act on (a couple who rated 1-2 stars and should be contacted directly, an '
+  'integration disconnected with N messages held, dead letters today...), once per incident (dedupe_key); '
+  'shown in the vendor''s app. details hold ids, numbers and reasons, never message bodies or secrets. '
+  'resolved_at is set when the incident is over (the integration reconnected).';
 create index supplier_notifications_unread on public.supplier_notifications (supplier_id, created_at)
   where read_at is null;
 

@@ -100,7 +100,7 @@ begin
   set status = 'cancelled', completed_at = now(), updated_at = now(),
       last_error = jsonb_build_object('kind', 'skipped', 'code', 'step_reopened',
         'message', 'An earlier step was reopened')
-  where r.journey_instance_id = p_instance_id and r.status in ('pending', 'waiting')
+  where r.journey_instance_id = p_instance_id and r.status in ('pending', 'waiting', 'held')
     and not exists (select 1 from public.meeting_reminders mr where mr.run_id = r.id);
   update public.journey_instances
   set current_step_id = p_step_id, status = 'active', completed_at = null, updated_at = now()
@@ -163,7 +163,7 @@ begin
       last_error = jsonb_build_object('kind', 'skipped', 'code', 'meeting_changed',
         'message', 'The meeting was moved or cancelled')
   from public.meeting_reminders mr
-  where mr.meeting_id = p_meeting_id and r.id = mr.run_id and r.status = 'pending';
+  where mr.meeting_id = p_meeting_id and r.id = mr.run_id and r.status in ('pending', 'held');
 
   with m as (
     select m.* from public.meetings m join public.journey_steps s on s.id = m.step_id

@@ -21,11 +21,12 @@ begin
   else
     v_secret_id := vault.create_secret(p_secret, format('%s:%s:%s', p_provider, p_supplier_id, gen_random_uuid()));
   end if;
+  -- Reconnecting a disconnected integration releases its held runs (supplier_integrations_30_health).
   insert into public.supplier_integrations (supplier_id, provider, settings, secret_id, status, status_reason)
   values (p_supplier_id, p_provider, coalesce(p_settings, '{}'), v_secret_id, 'connected', null)
   on conflict (supplier_id, provider) do update
   set settings = public.supplier_integrations.settings || excluded.settings, secret_id = excluded.secret_id,
-      status = 'connected', status_reason = null, updated_at = now();
+      status = 'connected', status_code = null, status_reason = null, status_since = now(), updated_at = now();
   return v_secret_id;
 end
 $$;

@@ -295,7 +295,7 @@ begin
   set status = 'cancelled', completed_at = now(), updated_at = now(),
       last_error = jsonb_build_object('kind', 'skipped', 'code', 'step_reopened',
         'message', 'An earlier step was reopened')
-  where r.journey_instance_id = p_instance_id and r.status in ('pending', 'waiting')
+  where r.journey_instance_id = p_instance_id and r.status in ('pending', 'waiting', 'held')
     and r.step_id is not null
     and not exists (select 1 from public.meeting_reminders mr where mr.run_id = r.id);
   update public.journey_instances
