@@ -5,7 +5,10 @@ import type { SecretStore } from "./secrets.ts";
 /** An integration's settings and decrypted credentials. */
 export type Integration = { settings: Record<string, unknown>; secret: Record<string, unknown> };
 
-/** The supplier's connected integration with `provider`, or null when there is none or no readable secret. */
+/**
+ * The supplier's integration with `provider` whatever its health (a provider's webhooks still verify while
+ * its API key is rejected), or null when there is none or no readable secret.
+ */
 export async function connectedIntegration(
   sql: Sql,
   secrets: SecretStore,
@@ -14,7 +17,7 @@ export async function connectedIntegration(
 ): Promise<Integration | null> {
   const [row] = await sql<{ settings: Record<string, unknown>; secret_id: string | null }[]>`
     select settings, secret_id::text as secret_id from public.supplier_integrations
-    where supplier_id = ${supplierId}::uuid and provider = ${provider} and status = 'connected'`;
+    where supplier_id = ${supplierId}::uuid and provider = ${provider}`;
   if (!row?.secret_id) return null;
   try {
     const secret = JSON.parse(await secrets.byId(row.secret_id));

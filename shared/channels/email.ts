@@ -1,142 +1,342 @@
-// The email channel of the form, info, review and referral modules: checks that the couple can be
-// emailed and that the vendor's Resend is set up, then sends through the Resend adapter.
-import { failed, type RunContext, sendFailure, skipped } from "../modules/context.ts";
-import { type EmailMessage, sendResendEmail } from "../providers/email/resend.ts";
-import type { SendResult } from "../providers/result.ts";
-import type { RenderedEmail } from "../render/template.ts";
-import type { Attempt, IntegrationCall, RunError } from "../runs/types.ts";
+// The one email channel of every module (email, form, info, review, referral, meeting): consent and
+// suppressions, the supplier's providers in failover order behind the shared provider gate (circuit and
+// rate), RFC 8058 one-click unsubscribe on anything not strictly transactional, the run's idempotency key,
+// unknown outcomes pinned to their provider, and integration health: credentials the provider rejects
+// disconnect the integration, and a message with no other route is held until they are replaced.
+import type { Sql } from "../db/client.ts";
+import {
+  type EmailRoute,
+  emailRoute,
+  type IntegrationRow,
+  type ProviderUrls,
+} from "../modules/email/routes.ts";
+import { signUnsubscribeToken, unsubscribeKey, unsubscribeUrl } from "../modules/email/unsubscribe_token.ts";
+import {
+  credentialsRejected,
+  heldAttempt,
+  rejectCredentials,
+  senderUnverified,
+} from "../providers/credentials.ts";
+import type { EmailMessage } from "../providers/email/message.ts";
+import { type CircuitOptions, type GateDecision, providerGate, providerReport } from "../providers/gate.ts";
+import type { Attempt, IntegrationCall, Outcome, RunError } from "../runs/types.ts";
 import type { SecretStore } from "../secrets.ts";
 
-/** What the email channel needs. */
-export type EmailChannelDeps = { secrets: SecretStore; resend: { baseUrl: string; timeoutMs: number } };
+/** What the channel needs from its function (built once per function instance). */
+export type EmailChannelConfig = {
+  sql: Sql;
+  secrets: SecretStore;
+  providers: ProviderUrls;
+  /** Public base URL of the functions, for the unsubscribe link. */
+  functionsUrl: string;
+  circuit: CircuitOptions;
+  /** Longest a send waits in-process for its rate slot; a later slot defers the run instead. */
+  maxRateWaitS?: number;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+};
 
-/** What happened to one message. */
-export type ChannelResult =
-  | {
-    status: "sent";
-    provider: string;
-    provider_message_id: string;
-    recipient: string;
-    call: IntegrationCall;
-  }
-  /** The couple cannot receive it on this channel (no address, no consent, suppressed): skip with why. */
-  | { status: "unreachable"; error: RunError }
-  /** The vendor's set-up is incomplete: retrying cannot help until it is fixed. */
-  | { status: "misconfigured"; error: RunError }
-  | { status: "failed"; result: Extract<SendResult, { ok: false }> };
+/** A supplier's email integration as loaded with a run, whatever its health. */
+export type EmailIntegration = IntegrationRow & {
+  status: "connected" | "failing" | "disconnected";
+  status_code: string | null;
+  status_reason: string | null;
+  status_since: string;
+};
 
-/** Whether the couple can be emailed at all; the reason when not. */
-export function emailUnreachable(ctx: RunContext): RunError | null {
-  if (!ctx.email) return { code: "no_recipient", message: "The couple has no email address" };
-  if (ctx.consent?.email === false) {
-    return { code: "no_consent", message: "The couple has not agreed to email" };
-  }
-  if (ctx.email_suppressed) {
-    return {
-      code: "suppressed",
-      message: "The address is on the supplier's suppression list (bounce, complaint or unsubscribe)",
-    };
-  }
-  return null;
-}
+/** Who the message goes to and through which of the supplier's providers (loaded with the run). */
+export type EmailTarget = {
+  run_id: number;
+  supplier_id: string;
+  email: string | null;
+  consent: Record<string, unknown> | null;
+  suppression: { reason: string; created_at: string } | null;
+  email_from: string | null;
+  reply_to: string | null;
+  /** In failover order (priority), every status. */
+  email_integrations: EmailIntegration[];
+  /** The provider an earlier attempt had an unknown outcome with: the message may only go there. */
+  pinned_provider: string | null;
+};
 
-/**
- * Emails the couple through the vendor's Resend account with `idempotencyKey` (one key per distinct
- * message: a replay after an unknown outcome returns the original email instead of a second one).
- */
-export async function emailCouple(
-  deps: EmailChannelDeps,
-  ctx: RunContext,
-  content: RenderedEmail,
-  idempotencyKey: string,
-  tags: Record<string, string>,
-): Promise<ChannelResult> {
-  const unreachable = emailUnreachable(ctx);
-  if (unreachable) return { status: "unreachable", error: unreachable };
-  if (!ctx.resend_secret_id || ctx.resend_status !== "connected") {
-    return {
-      status: "misconfigured",
-      error: {
-        code: "integration_missing",
-        message: "Cannot send email: Resend is not connected for this supplier",
-      },
-    };
-  }
-  const from = ctx.email_from ?? (ctx.resend_settings?.from as string | undefined);
-  if (!from) {
-    return {
-      status: "misconfigured",
-      error: {
-        code: "no_sender",
-        message: "Cannot send email: the supplier has no sender address (email_from)",
-      },
-    };
-  }
-  let apiKey: unknown;
-  try {
-    apiKey = JSON.parse(await deps.secrets.byId(ctx.resend_secret_id)).api_key;
-  } catch {
-    apiKey = undefined;
-  }
-  if (typeof apiKey !== "string" || apiKey === "") {
-    return {
-      status: "misconfigured",
-      error: {
-        code: "credentials_missing",
-        message: "Cannot send email: the Resend secret in Vault has no api_key",
-      },
-    };
-  }
-  const message: EmailMessage = {
-    from,
-    to: ctx.email!,
-    subject: content.subject,
-    html: content.html,
-    text: content.text,
-    reply_to: ctx.reply_to ?? undefined,
-    tags: Object.entries(tags).map(([name, value]) => ({ name, value })),
-  };
-  const baseUrl = (ctx.resend_settings?.base_url as string | undefined) ?? deps.resend.baseUrl;
-  const result = await sendResendEmail(
-    { apiKey, baseUrl, timeoutMs: deps.resend.timeoutMs },
-    message,
-    idempotencyKey,
-  );
-  if (!result.ok) return { status: "failed", result };
-  return {
-    status: "sent",
-    provider: "resend",
-    provider_message_id: result.provider_message_id,
-    recipient: ctx.email!,
-    call: result.call,
-  };
-}
+/** The rendered message. */
+export type EmailContent = { subject: string; html: string; text: string };
+
+export type SendOptions = {
+  /** The provider idempotency key / request tag: the run key, or one derived from it per message. */
+  key: string;
+  /** Transactional messages (a form link the couple asked for, a meeting invite) carry no unsubscribe. */
+  transactional: boolean;
+  tags: Record<string, string>;
+};
 
 /** A message the channel sent. */
-export type Sent = Extract<ChannelResult, { status: "sent" }>;
+export type Sent = {
+  provider: string;
+  provider_message_id: string;
+  recipient: string;
+  calls: IntegrationCall[];
+};
+
+/** Sent, or the attempt that says why not (skipped, held, deferred, retry, dead, unknown). */
+export type ChannelResult = { sent: Sent } | { attempt: Attempt };
+
+/** Sends for one claimed batch: routes (credentials, settings) are built once per batch. */
+export type EmailBatch = {
+  /** Why the couple cannot be emailed at all (skipped), or null. */
+  unreachable(target: EmailTarget, transactional: boolean): Attempt | null;
+  /** The one-click unsubscribe link of a run (also for the message body). */
+  unsubscribeLink(target: EmailTarget): Promise<string>;
+  send(target: EmailTarget, content: EmailContent, options: SendOptions): Promise<ChannelResult>;
+};
+
+export type EmailChannel = { batch(): EmailBatch };
+
+const SUPPRESSION_REASONS: Record<string, string> = {
+  bounced: "an earlier email to it bounced",
+  complained: "the recipient marked an earlier email as spam",
+  unsubscribed: "the recipient unsubscribed",
+  manual: "the supplier suppressed it",
+};
+
+const attempt = (outcome: Outcome, calls: IntegrationCall[] = []): { attempt: Attempt } => ({
+  attempt: { outcome, calls },
+});
 
 /** The succeeded outcome of a sent email (record_outcomes writes its delivery). */
-export function delivered(sent: Sent) {
+export function delivered(
+  sent: Sent,
+  result?: Record<string, unknown>,
+): Extract<Outcome, { kind: "succeeded" | "waiting" }> {
   return {
-    kind: "succeeded" as const,
+    kind: "succeeded",
     provider: sent.provider,
     provider_message_id: sent.provider_message_id,
-    channel: "email" as const,
+    channel: "email",
     recipient: sent.recipient,
+    ...(result ? { result } : {}),
   };
 }
 
-/**
- * The attempt of a message that was not sent: skipped when the couple cannot be reached, dead when the
- * vendor's set-up is incomplete, else as the provider's failure says (retry, dead, or reconcile).
- */
-export function notSent(result: Exclude<ChannelResult, Sent>): Attempt {
-  switch (result.status) {
-    case "unreachable":
-      return skipped(result.error.code, result.error.message);
-    case "misconfigured":
-      return failed(result.error.code, result.error.message);
-    case "failed":
-      return { outcome: sendFailure(result.result), calls: [result.result.call] };
+/** The email channel of a function instance. */
+export function emailChannel(config: EmailChannelConfig): EmailChannel {
+  const { sql } = config;
+  const now = config.now ?? (() => new Date());
+  const sleep = config.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const maxRateWaitS = config.maxRateWaitS ?? 5;
+  // The Vault store caches the secret (and picks up a rotation); deriving the key is a single HMAC.
+  let keyOf: { secret: string; key: Promise<CryptoKey> } | undefined;
+  const key = async () => {
+    const secret = await config.secrets.byName("functions_invoke_secret");
+    if (keyOf?.secret !== secret) keyOf = { secret, key: unsubscribeKey(secret) };
+    return keyOf.key;
+  };
+
+  /**
+   * Sends through the routes in order. Moves on only when a provider certainly did not take the email
+   * (an HTTP error answer, a refused connection, rejected credentials) or its circuit is open; an unknown
+   * outcome stops here and pins the run to that provider, so the email can never go out through two.
+   */
+  async function sendInOrder(
+    target: EmailTarget,
+    routes: { route: EmailRoute; row: EmailIntegration }[],
+    disconnected: EmailIntegration[],
+    build: (route: EmailRoute) => EmailMessage,
+    key: string,
+  ): Promise<ChannelResult> {
+    const calls: IntegrationCall[] = [];
+    let lastError: RunError | undefined;
+    let retryAfter: number | undefined;
+    let permanent: RunError | undefined;
+    for (const { route, row } of routes) {
+      const ref = { provider: route.provider, account: route.account, supplierId: target.supplier_id };
+      const circuit = { ...config.circuit, cooldownS: route.circuitCooldownS ?? config.circuit.cooldownS };
+      const gate: GateDecision = await providerGate(sql, ref, route.intervalS, maxRateWaitS);
+      if (gate.decision === "open") {
+        lastError = {
+          provider: route.provider,
+          code: "circuit_open",
+          message: `${route.provider} is paused after repeated failures (circuit open)`,
+        };
+        retryAfter = Math.min(retryAfter ?? Infinity, gate.wait_s);
+        continue;
+      }
+      if (gate.decision === "wait") {
+        // Our own rate limit is back-pressure, not a failure: wait for this provider's slot.
+        return attempt(
+          { kind: "deferred", defer_until: new Date(now().getTime() + gate.wait_s * 1000) },
+          calls,
+        );
+      }
+      if (gate.wait_s > 0) await sleep(gate.wait_s * 1000);
+      const result = await route.send(build(route), key);
+      calls.push(result.call);
+      // A clean, closed circuit needs no write on success: the common case costs no extra statement.
+      const mustReport = gate.circuit !== "closed" || gate.consecutive_failures > 0;
+      if (result.ok) {
+        if (mustReport) await providerReport(sql, ref, "success", circuit);
+        return {
+          sent: {
+            provider: route.provider,
+            provider_message_id: result.provider_message_id,
+            recipient: target.email!,
+            calls,
+          },
+        };
+      }
+      if (result.failure === "permanent") {
+        // The provider answered: it is up. Rejected credentials or an unverified sender are the account's
+        // problem, not the message's: tell the vendor and try the next provider.
+        if (mustReport) await providerReport(sql, ref, "success", circuit);
+        if (credentialsRejected(result.error)) {
+          await rejectCredentials(sql, row.id, result.error, row.status_since);
+          disconnected.push({ ...row, status: "disconnected", status_reason: result.error.message });
+          continue;
+        }
+        if (senderUnverified(result.error)) {
+          await sql`select public.notify_supplier(${target.supplier_id}::uuid, 'sending_domain_unverified',
+            ${`sending_domain_unverified:${row.id}`}, ${
+            JSON.stringify({ integration_id: row.id, provider: row.provider, reason: result.error.message })
+          }::text::jsonb)`;
+          permanent ??= result.error;
+          continue;
+        }
+        return attempt({ kind: "permanent", error: result.error }, calls);
+      }
+      if (result.failure === "unknown") {
+        await providerReport(sql, ref, "failure", circuit, result.error);
+        return attempt({
+          kind: "unknown",
+          error: result.error,
+          provider: route.provider,
+          // Resend deduplicates on the idempotency key: replaying it is how the outcome is settled.
+          replay_safe: route.provider === "resend",
+        }, calls);
+      }
+      if (result.error.http_status === 429) {
+        await providerReport(sql, ref, "rate_limited", circuit, result.error, result.retry_after_s);
+        return attempt(
+          { kind: "transient", error: result.error, retry_after_s: result.retry_after_s },
+          calls,
+        );
+      }
+      await providerReport(sql, ref, "failure", circuit, result.error);
+      lastError = result.error;
+      retryAfter = result.retry_after_s;
+    }
+    if (!lastError && permanent) return attempt({ kind: "permanent", error: permanent }, calls);
+    if (!lastError && disconnected.length > 0) return { attempt: heldAttempt(disconnected, calls) };
+    if (calls.length === 0 && lastError?.code === "circuit_open" && retryAfter !== undefined) {
+      // Every provider is paused and none was called: like our own rate limit, that is back-pressure, not
+      // a failed attempt. Counting it would kill every queued email within a few cooldowns of an outage.
+      return attempt({
+        kind: "deferred",
+        defer_until: new Date(now().getTime() + retryAfter * 1000),
+        error: lastError,
+      }, calls);
+    }
+    return attempt({
+      kind: "transient",
+      error: lastError ?? { code: "no_provider", message: "No email provider could take the email" },
+      retry_after_s: retryAfter === Infinity ? undefined : retryAfter,
+    }, calls);
   }
+
+  return {
+    batch(): EmailBatch {
+      const built = new Map<string, Promise<EmailRoute | RunError>>();
+      const routeOf = (row: IntegrationRow) => {
+        let route = built.get(row.id);
+        if (!route) built.set(row.id, route = emailRoute(row, config.secrets, config.providers));
+        return route;
+      };
+      const unsubscribeLink = async (target: EmailTarget) =>
+        unsubscribeUrl(
+          config.functionsUrl,
+          await signUnsubscribeToken(await key(), target.supplier_id, target.run_id),
+        );
+
+      function unreachable(target: EmailTarget, transactional: boolean): Attempt | null {
+        const skip = (code: string, message: string): Attempt => ({
+          outcome: { kind: "skipped", error: { code, message } },
+          calls: [],
+        });
+        if (!target.email) return skip("no_recipient", "The couple has no email address");
+        if (target.consent?.email === false) return skip("no_consent", "The couple has not agreed to email");
+        const s = target.suppression;
+        // An unsubscribe stops what is not transactional; a bounce, complaint or manual suppression stops all.
+        if (s && !(transactional && s.reason === "unsubscribed")) {
+          const why = SUPPRESSION_REASONS[s.reason] ?? s.reason;
+          return skip(
+            "suppressed",
+            `Not sent: the address is on the supplier's suppression list since ${
+              String(s.created_at).slice(0, 10)
+            } (${why})`,
+          );
+        }
+        return null;
+      }
+
+      return {
+        unreachable,
+        unsubscribeLink,
+        async send(target, content, options) {
+          const refused = unreachable(target, options.transactional);
+          if (refused) return { attempt: refused };
+          // A run whose send had an unknown outcome stays with that provider until the outcome is known.
+          const rows = target.pinned_provider
+            ? target.email_integrations.filter((i) => i.provider === target.pinned_provider)
+            : target.email_integrations;
+          if (rows.length === 0) {
+            return attempt({
+              kind: "permanent",
+              error: {
+                code: "integration_missing",
+                message: target.pinned_provider
+                  ? `Cannot send email: the earlier attempt through ${target.pinned_provider} has an unknown outcome and ${target.pinned_provider} is no longer connected`
+                  : "Cannot send email: no email provider (Resend, SendGrid, Mailgun) is connected for this supplier",
+              },
+            });
+          }
+          const disconnected = rows.filter((r) => r.status === "disconnected");
+          const routes: { route: EmailRoute; row: EmailIntegration }[] = [];
+          let routeError: RunError | undefined;
+          for (const row of rows) {
+            if (row.status === "disconnected") continue;
+            const route = await routeOf(row);
+            if (!("send" in route)) routeError ??= route;
+            else if (target.email_from || route.from) routes.push({ route, row });
+            else {routeError ??= {
+                code: "no_sender",
+                message: "Cannot send email: the supplier has no sender address (email_from)",
+              };}
+          }
+          if (routes.length === 0) {
+            if (disconnected.length > 0 && !routeError) return { attempt: heldAttempt(disconnected) };
+            return attempt({ kind: "permanent", error: routeError! });
+          }
+          const link = options.transactional ? undefined : await unsubscribeLink(target);
+          const tags = Object.entries(options.tags).map(([name, value]) => ({ name, value }));
+          return await sendInOrder(target, routes, [...disconnected], (route) => ({
+            from: target.email_from ?? route.from!,
+            to: target.email!,
+            subject: content.subject,
+            html: content.html,
+            text: content.text,
+            reply_to: target.reply_to ?? undefined,
+            tags,
+            // RFC 8058 one-click unsubscribe: mailbox providers POST to the link.
+            headers: link
+              ? { "List-Unsubscribe": `<${link}>`, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" }
+              : undefined,
+          }), options.key);
+        },
+      };
+    },
+  };
+}
+
+/** The attempt of a result that was not sent, with the calls made before (e.g. a calendar booking). */
+export function notSent(result: { attempt: Attempt }, calls: IntegrationCall[] = []): Attempt {
+  return { outcome: result.attempt.outcome, calls: [...calls, ...result.attempt.calls] };
 }

@@ -3,6 +3,12 @@
 // and the Twilio send with the run key on the status callback.
 import { pgArray, type Sql } from "../db/client.ts";
 import { toE164 } from "../modules/sms/phone.ts";
+import {
+  credentialsRejected,
+  heldAttempt,
+  type IntegrationHealth,
+  rejectCredentials,
+} from "../providers/credentials.ts";
 import { failureOutcome, type SendResult } from "../providers/result.ts";
 import { countSegments } from "../providers/sms/segments.ts";
 import { sendTwilioMessage } from "../providers/sms/twilio.ts";
@@ -41,13 +47,29 @@ export type SmsTarget = {
   twilio_settings: Record<string, unknown> | null;
   twilio_secret_id: string | null;
   twilio_status: string | null;
+  twilio_integration_id: string | null;
+  twilio_status_reason: string | null;
+  twilio_status_since: string | null;
+};
+
+/** A supplier's messaging integration as a run sees it: its credentials and its health. */
+export type MessagingIntegration = {
+  id: string | null;
+  provider: "twilio" | "whatsapp";
+  status: string | null;
+  status_reason: string | null;
+  status_since: string | null;
+  secret_id: string | null;
 };
 
 /** Consent and window state of one number on one channel. */
 export type ContactState = { opted_in: boolean; suppressed: string | null; last_inbound_at: Date | null };
 
-/** A channel the couple cannot be sent on: `consent` refusals skip, set-up refusals fail. */
-export type Refusal = { code: string; message: string; consent: boolean };
+/**
+ * A channel the couple cannot be sent on: `consent` refusals skip, set-up refusals fail, and a
+ * disconnected integration (`held`) holds the run until its credentials are replaced.
+ */
+export type Refusal = { code: string; message: string; consent: boolean; held?: IntegrationHealth };
 
 const SMS_BODY_MAX = 1600;
 const DEFAULT_MAX_SEGMENTS = 6;
@@ -84,12 +106,33 @@ export function renderText(text: string, values: Record<string, string | null>, 
  * outcome is held, not replayed: the status callback carrying the run key reconciles it
  * (public.receive_message_status). A blind resend could text twice.
  */
-export function messagingFailure(
+export async function messagingFailure(
+  sql: Sql,
+  integration: MessagingIntegration,
   result: Extract<SendResult, { ok: false }>,
   calls: IntegrationCall[],
-): Attempt {
+): Promise<Attempt> {
+  if (result.failure === "permanent" && integration.id && credentialsRejected(result.error)) {
+    // Twilio 20003 or Meta 190: the credentials are no good. Disconnected, and this run waits for new ones.
+    await rejectCredentials(sql, integration.id, result.error, integration.status_since);
+    return heldAttempt([{
+      id: integration.id,
+      provider: integration.provider,
+      status_reason: result.error.message,
+    }], calls);
+  }
   return done(failureOutcome(result, false), calls);
 }
+
+/** The supplier's Twilio integration of a target. */
+export const twilioIntegration = (t: SmsTarget): MessagingIntegration => ({
+  id: t.twilio_integration_id,
+  provider: "twilio",
+  status: t.twilio_status,
+  status_reason: t.twilio_status_reason,
+  status_since: t.twilio_status_since,
+  secret_id: t.twilio_secret_id,
+});
 
 /** The SMS target of each run (couple, quiet hours, Twilio), for a whole batch in one query. */
 export async function loadSmsTargets(sql: Sql, runIds: number[]): Promise<Map<number, SmsTarget>> {
@@ -97,7 +140,9 @@ export async function loadSmsTargets(sql: Sql, runIds: number[]): Promise<Map<nu
     select r.id::int as run_id, c.phone, c.country, c.consent, c.time_zone, c.wedding_date::text as wedding_date,
       s.time_zone as supplier_time_zone, s.quiet_hours,
       coalesce((st.timing ->> 'urgent')::boolean, false) as urgent,
-      tw.settings as twilio_settings, tw.secret_id::text as twilio_secret_id, tw.status as twilio_status
+      tw.settings as twilio_settings, tw.secret_id::text as twilio_secret_id, tw.status as twilio_status,
+      tw.id::text as twilio_integration_id, tw.status_reason as twilio_status_reason,
+      tw.status_since::text as twilio_status_since
     from public.module_runs r
     join public.journey_instances i on i.id = r.journey_instance_id
     join public.clients c on c.id = i.client_id
@@ -145,7 +190,7 @@ export function refusal(
   consent: Record<string, unknown>,
   contact: ContactState | undefined,
   requireOptIn: boolean,
-  integration: { status: string | null; secret_id: string | null },
+  integration: MessagingIntegration,
 ): Refusal | null {
   const label = LABEL[channel];
   if (consent[channel] === false) {
@@ -165,7 +210,17 @@ export function refusal(
       consent: true,
     };
   }
-  if (integration.status !== "connected" || !integration.secret_id) {
+  if (integration.status === "disconnected" && integration.id) {
+    return {
+      code: "integration_disconnected",
+      message: `${PROVIDER_LABEL[channel]} is disconnected: ${
+        integration.status_reason ?? "credentials rejected"
+      }`,
+      consent: false,
+      held: { id: integration.id, provider: integration.provider, status_reason: integration.status_reason },
+    };
+  }
+  if (!integration.status || !integration.secret_id) {
     return {
       code: "integration_missing",
       message: `Cannot send ${label}: ${PROVIDER_LABEL[channel]} is not connected for this supplier`,
@@ -178,9 +233,10 @@ export function refusal(
 /** The attempt of a message no channel may carry: skipped for the couple's reasons, else failed. */
 export function refused(refusals: Refusal[]): Attempt {
   const consent = refusals.find((r) => r.consent);
-  return consent
-    ? done({ kind: "skipped", error: { code: consent.code, message: consent.message } })
-    : fail(refusals[0].code, refusals[0].message);
+  if (consent) return done({ kind: "skipped", error: { code: consent.code, message: consent.message } });
+  const held = refusals.flatMap((r) => r.held ? [r.held] : []);
+  if (held.length > 0) return heldAttempt(held);
+  return fail(refusals[0].code, refusals[0].message);
 }
 
 /**
@@ -241,14 +297,24 @@ export async function takeRateTokens(
 export async function sendSms(
   deps: SmsChannelDeps,
   message: { supplierId: string; runKey: string; to: string; text: string; fallbackFrom?: RunError },
-  target: Pick<SmsTarget, "twilio_settings" | "twilio_secret_id">,
+  target: Pick<
+    SmsTarget,
+    | "twilio_settings"
+    | "twilio_secret_id"
+    | "twilio_status"
+    | "twilio_integration_id"
+    | "twilio_status_reason"
+    | "twilio_status_since"
+  >,
   calls: IntegrationCall[] = [],
 ): Promise<Attempt> {
   const { supplierId, runKey, to, text } = message;
   const settings = target.twilio_settings ?? {};
   let secret: Record<string, unknown>;
   try {
-    secret = secretJson(await deps.secrets.byId(target.twilio_secret_id!));
+    secret = secretJson(
+      await deps.secrets.byId(target.twilio_secret_id!, target.twilio_status_since ?? undefined),
+    );
   } catch {
     secret = {};
   }
@@ -328,7 +394,7 @@ export async function sendSms(
   if (result.error.code === "21610_opted_out") {
     await deps.sql`select public.record_messaging_consent(${supplierId}::uuid, 'sms', ${to}, false, now())`;
   }
-  return messagingFailure(result, calls);
+  return await messagingFailure(deps.sql, twilioIntegration(target as SmsTarget), result, calls);
 }
 
 /**
@@ -358,7 +424,7 @@ export async function textCouple(
     target.consent ?? {},
     contacts.get(contactKey(message.supplierId, "sms", to)),
     message.requireOptIn ?? false,
-    { status: target.twilio_status, secret_id: target.twilio_secret_id },
+    twilioIntegration(target),
   );
   if (why) return refused([why]);
   const quiet = quietHoursDeferral(deps.now?.() ?? new Date(), target);

@@ -2,37 +2,27 @@
 // merge values of its couple, and the outcomes they share.
 import type { z } from "zod";
 import type { Sql } from "../db/client.ts";
-import type { SendResult } from "../providers/result.ts";
-import type { Attempt, Outcome } from "../runs/types.ts";
+import type { EmailTarget } from "../channels/email.ts";
+import type { Attempt } from "../runs/types.ts";
 import { formatWeddingDate } from "../time/zones.ts";
 
 /** A run's couple, supplier and email channel, loaded for a whole batch in one query. */
-export type RunContext = {
-  run_id: number;
-  supplier_id: string;
+export type RunContext = EmailTarget & {
   client_id: string;
   journey_instance_id: string;
   step_id: string;
   instance_status: string;
   config: unknown;
   couple_name: string;
-  email: string | null;
   phone: string | null;
   /** The couple's zone, or the supplier's when the couple has none. */
   time_zone: string;
   locale: string;
   wedding_date: string | null;
   venue: string | null;
-  consent: Record<string, unknown>;
   client_custom: Record<string, unknown>;
   supplier_name: string;
   supplier_time_zone: string;
-  email_from: string | null;
-  reply_to: string | null;
-  resend_settings: Record<string, unknown> | null;
-  resend_secret_id: string | null;
-  resend_status: string | null;
-  email_suppressed: boolean;
 };
 
 /**
@@ -94,17 +84,4 @@ export function parseStepConfig<S extends z.ZodType>(
     ok: false,
     attempt: failed("invalid_config", `Cannot run ${module} step: invalid step config: ${why}`),
   };
-}
-
-/** The outcome of a provider call that did not go through. */
-export function sendFailure(result: Extract<SendResult, { ok: false }>): Outcome {
-  switch (result.failure) {
-    case "transient":
-      return { kind: "transient", error: result.error, retry_after_s: result.retry_after_s };
-    case "permanent":
-      return { kind: "permanent", error: result.error };
-    case "unknown":
-      // Every module send carries an idempotency key: replaying is how the outcome is reconciled.
-      return { kind: "unknown", error: result.error, replay_safe: true };
-  }
 }

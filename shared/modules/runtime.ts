@@ -1,5 +1,6 @@
 // What every module function's entry point builds from the environment: config, database, Vault, the
-// links secret and public functions URL, and the drain handler.
+// links secret and public functions URL, the email channel, and the drain handler.
+import { type EmailChannel, emailChannel } from "../channels/email.ts";
 import { type Config, loadConfig, publicFunctionsUrl } from "../config.ts";
 import { connect, type Sql } from "../db/client.ts";
 import { moduleHandler } from "../runs/handler.ts";
@@ -17,7 +18,8 @@ export type ModuleRuntime = {
   linksSecret: () => Promise<string>;
   /** Public base of the functions, e.g. `https://<ref>.supabase.co/functions/v1`. */
   linksBaseUrl: string;
-  resend: { baseUrl: string; timeoutMs: number };
+  /** The one email channel every module sends through. */
+  email: EmailChannel;
   twilio: { baseUrl: string; timeoutMs: number };
   /** The same public base, for Twilio's status callbacks. */
   publicFunctionsUrl: string;
@@ -35,7 +37,20 @@ export function moduleRuntime(env: Record<string, string | undefined> = Deno.env
     secrets,
     linksSecret: () => secrets.byName(LINKS_SECRET_NAME),
     linksBaseUrl,
-    resend: { baseUrl: config.RESEND_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
+    email: emailChannel({
+      sql,
+      secrets,
+      providers: {
+        resend: config.RESEND_BASE_URL,
+        sendgrid: config.SENDGRID_BASE_URL,
+        sendgridEu: config.SENDGRID_EU_BASE_URL,
+        mailgun: config.MAILGUN_BASE_URL,
+        mailgunEu: config.MAILGUN_EU_BASE_URL,
+        timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      },
+      functionsUrl: linksBaseUrl,
+      circuit: { failureThreshold: config.CIRCUIT_FAILURE_THRESHOLD, cooldownS: config.CIRCUIT_COOLDOWN_S },
+    }),
     twilio: { baseUrl: config.TWILIO_BASE_URL, timeoutMs: config.PROVIDER_TIMEOUT_MS },
     publicFunctionsUrl: linksBaseUrl,
   };

@@ -24,7 +24,15 @@ export type ModuleRun = {
 };
 
 /** A stored run error: a stable code and a reason for a person; never secrets or message bodies. */
-export type RunError = { code: string; message: string; provider?: string; http_status?: number };
+export type RunError = {
+  code: string;
+  message: string;
+  provider?: string;
+  http_status?: number;
+  /** A held run: the disconnected integration(s) it waits for (release_held_runs). */
+  integration_id?: string;
+  integration_ids?: string[];
+};
 
 /** One provider call, for the integration_calls audit. */
 export type IntegrationCall = {
@@ -48,6 +56,8 @@ export type Outcome =
   }
   | { kind: "skipped"; error: RunError }
   | { kind: "deferred"; defer_until: Date; error?: RunError; result?: Record<string, unknown> }
+  /** The integration it needs is disconnected and there is no other route: keeps its place, no attempt used. */
+  | { kind: "held"; error: RunError }
   | { kind: "transient"; error: RunError; retry_after_s?: number }
   | { kind: "permanent"; error: RunError }
   /** `provider` pins the run to the provider that may have acted on it (the next attempt goes there only). */

@@ -429,7 +429,8 @@ begin
         run_at = case
           when d.kind = 'deferred' then d.defer_until
           -- A held run keeps its place: released, it is due at its planned time, in order.
-          when d.kind = 'held' then case when d.next_status = 'held' then r.run_at else now() end
+          -- (A release that raced the attempt: a short pause, so a rejection that cannot stick never spins.)
+          when d.kind = 'held' then case when d.next_status = 'held' then r.run_at else now() + interval '5 seconds' end
           when d.next_status = 'pending' then now() + public.retry_delay(r.attempts, d.retry_after_s)
           else r.run_at end,
         attempts = case when d.kind in ('deferred', 'held') then r.attempts - 1 else r.attempts end,

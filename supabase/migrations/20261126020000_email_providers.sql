@@ -332,12 +332,38 @@ from public, anon, authenticated;
 -- A statement sent by the function with an array parameter was planned again on every execution (about
 -- 5 ms for this join, cold): in PL/pgSQL with a generic plan it is planned once per session, also behind
 -- the transaction pooler, where the function cannot keep prepared statements.
-create function public.email_run_contexts(p_run_ids bigint[], p_providers text[])
+create function public.email_integrations(p_supplier_id uuid) returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object('id', si.id, 'provider', si.provider, 'settings', si.settings,
+      'secret_id', si.secret_id, 'status', si.status, 'status_code', si.status_code,
+      'status_reason', si.status_reason, 'status_since', si.status_since)
+    order by si.priority, si.provider), '[]'::jsonb)
+  from public.supplier_integrations si
+  where si.supplier_id = p_supplier_id and si.provider in ('resend', 'sendgrid', 'mailgun')
+$$;
+comment on function public.email_integrations(uuid) is
+  'A supplier''s email providers in failover order with their health (the email channel skips '
+  'disconnected ones and holds the message when no other route is left).';
+
+create function public.email_suppression(p_supplier_id uuid, p_email text) returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select jsonb_build_object('reason', x.reason, 'created_at', x.created_at)
+  from public.suppressions x
+  where x.supplier_id = p_supplier_id and x.channel = 'email' and x.address = lower(p_email)
+$$;
+comment on function public.email_suppression(uuid, text) is
+  'Why the supplier must not email this address (bounced, complained, unsubscribed, manual), or null.';
+
+create function public.email_run_contexts(p_run_ids bigint[])
 returns table (
-  run_id integer, pinned_provider text, instance_status text, config jsonb, couple_name text, email text,
+  run_id integer, supplier_id uuid, pinned_provider text, instance_status text, config jsonb, couple_name text, email text,
   locale text, couple_time_zone text, wedding_date text, venue text, client_custom jsonb, consent jsonb,
   supplier_name text, supplier_time_zone text, business_hours jsonb, brand jsonb, email_from text,
-  reply_to text, template_subject text, template_html text, template_text text, integrations jsonb,
+  reply_to text, template_subject text, template_html text, template_text text, email_integrations jsonb,
   suppression jsonb
 )
 language plpgsql stable
@@ -346,21 +372,12 @@ set plan_cache_mode = force_generic_plan
 as $$
 begin
   return query
-  select r.id::integer, r.provider, i.status::text, st.config,
+  select r.id::integer, r.supplier_id, r.provider, i.status::text, st.config,
     c.couple_name, c.email, c.locale, c.time_zone, c.wedding_date::text, c.venue, c.custom, c.consent,
     s.name, s.time_zone, s.business_hours, s.brand, s.email_from, s.reply_to,
     t.subject, t.html, t.text,
-    coalesce((
-      select jsonb_agg(jsonb_build_object('id', si.id, 'provider', si.provider, 'settings', si.settings,
-        'secret_id', si.secret_id) order by si.priority, si.provider)
-      from public.supplier_integrations si
-      where si.supplier_id = r.supplier_id and si.provider = any (p_providers) and si.status = 'connected'
-    ), '[]'::jsonb),
-    (
-      select jsonb_build_object('reason', x.reason, 'created_at', x.created_at)
-      from public.suppressions x
-      where x.supplier_id = r.supplier_id and x.channel = 'email' and x.address = lower(c.email)
-    )
+    public.email_integrations(r.supplier_id),
+    public.email_suppression(r.supplier_id, c.email)
   from public.module_runs r
   join public.journey_instances i on i.id = r.journey_instance_id
   join public.clients c on c.id = i.client_id
@@ -370,8 +387,10 @@ begin
   where r.id = any (p_run_ids);
 end
 $$;
-comment on function public.email_run_contexts(bigint[], text[]) is
+comment on function public.email_run_contexts(bigint[]) is
   'Everything the email module needs to send each claimed run: the couple, the supplier''s branding and '
-  'hours, the template, the connected email providers (p_providers) in failover order, and a suppression '
+  'hours, the template, the email providers in failover order with their health, and a suppression '
   'of the address if any. Called by the module-email function only.';
-revoke execute on function public.email_run_contexts(bigint[], text[]) from public, anon, authenticated;
+revoke execute on function public.email_run_contexts(bigint[]), public.email_integrations(uuid),
+  public.email_suppression(uuid, text)
+from public, anon, authenticated;

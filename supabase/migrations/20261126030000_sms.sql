@@ -242,7 +242,9 @@ returns table (
   run_id integer, instance_status text, config jsonb, urgent boolean, couple_name text, phone text,
   country text, time_zone text, locale text, wedding_date text, venue text, client_custom jsonb, consent jsonb,
   supplier_name text, supplier_time_zone text, quiet_hours jsonb, twilio_settings jsonb, twilio_secret_id text,
-  twilio_status text, whatsapp_settings jsonb, whatsapp_secret_id text, whatsapp_status text
+  twilio_status text, twilio_integration_id text, twilio_status_reason text, twilio_status_since text,
+  whatsapp_settings jsonb, whatsapp_secret_id text, whatsapp_status text, whatsapp_integration_id text,
+  whatsapp_status_reason text, whatsapp_status_since text
 )
 language plpgsql stable
 set search_path = ''
@@ -254,8 +256,8 @@ begin
   select r.id::integer, i.status::text, st.config, coalesce((st.timing ->> 'urgent')::boolean, false),
     c.couple_name, c.phone, c.country, c.time_zone, c.locale, c.wedding_date::text, c.venue, c.custom, c.consent,
     s.name, s.time_zone, s.quiet_hours,
-    tw.settings, tw.secret_id::text, tw.status,
-    wa.settings, wa.secret_id::text, wa.status
+    tw.settings, tw.secret_id::text, tw.status, tw.id::text, tw.status_reason, tw.status_since::text,
+    wa.settings, wa.secret_id::text, wa.status, wa.id::text, wa.status_reason, wa.status_since::text
   from public.module_runs r
   join public.journey_instances i on i.id = r.journey_instance_id
   join public.clients c on c.id = i.client_id
@@ -268,6 +270,6 @@ end
 $$;
 comment on function public.sms_run_contexts(bigint[]) is
   'Everything the sms module needs to send each claimed run: the couple''s number, country, zone and '
-  'consent, the supplier''s quiet hours, and its Twilio and WhatsApp integrations. Called by the '
+  'consent, the supplier''s quiet hours, and its Twilio and WhatsApp integrations with their health. Called by the '
   'module-sms function only.';
 revoke execute on function public.sms_run_contexts(bigint[]) from public, anon, authenticated;

@@ -24,10 +24,9 @@ returns table (
   supplier_time_zone text,
   email_from text,
   reply_to text,
-  resend_settings jsonb,
-  resend_secret_id uuid,
-  resend_status text,
-  email_suppressed boolean
+  email_integrations jsonb,
+  pinned_provider text,
+  suppression jsonb
 )
 language plpgsql stable
 set search_path = ''
@@ -41,24 +40,22 @@ begin
   select r.id, r.supplier_id, c.id, r.journey_instance_id, r.step_id, i.status::text, st.config,
     c.couple_name, c.email, c.phone, coalesce(c.time_zone, s.time_zone), c.locale, c.wedding_date::text, c.venue,
     c.consent, c.custom, s.name, s.time_zone, s.email_from, s.reply_to,
-    si.settings, si.secret_id, si.status,
-    exists (
-      select 1 from public.suppressions x
-      where x.supplier_id = r.supplier_id and x.channel = 'email' and x.address = lower(c.email)
-    )
+    public.email_integrations(r.supplier_id),
+    -- A provider without a message id is an attempt with an unknown outcome: the next goes there only.
+    case when r.provider_message_id is null and r.provider in ('resend', 'sendgrid', 'mailgun') then r.provider end,
+    public.email_suppression(r.supplier_id, c.email)
   from public.module_runs r
   join public.journey_instances i on i.id = r.journey_instance_id
   join public.clients c on c.id = i.client_id
   join public.suppliers s on s.id = r.supplier_id
   join public.journey_steps st on st.id = r.step_id
-  left join public.supplier_integrations si on si.supplier_id = r.supplier_id and si.provider = 'resend'
   where r.id = any (p_run_ids);
 end
 $$;
 comment on function public.module_run_context(bigint[]) is
   'One row per run with what a module needs to message the couple: the step config, the couple (zone '
-  'falling back to the supplier''s), the supplier''s sender, its Resend integration and whether the '
-  'couple''s address is suppressed. Loaded once per claimed batch.';
+  'falling back to the supplier''s), the supplier''s sender, its email providers with their health, the '
+  'provider an unknown attempt is pinned to, and the address''s suppression. Loaded once per claimed batch.';
 
 create function public.record_run_message(
   p_run_id bigint,

@@ -243,21 +243,6 @@ begin
 end
 $$;
 
-create function public.on_google_reconnected() returns trigger
-language plpgsql security definer
-set search_path = ''
-as $$
-begin
-  -- Syncs that died while Google was disconnected are done again.
-  perform public.enqueue_timeline_sync(array(
-    select distinct t.journey_instance_id from public.timeline_syncs t
-    join public.module_runs r on r.id = t.run_id
-    where t.supplier_id = new.supplier_id and r.status = 'dead'
-  ));
-  return null;
-end
-$$;
-
 -- Numbered after the re-planning and run-planning triggers (20): they fire first.
 create trigger clients_30_timeline after update on public.clients
   referencing old table as old_rows new table as new_rows
@@ -271,10 +256,6 @@ create trigger journey_instances_30_timeline_status after update on public.journ
 create trigger journey_steps_30_timeline after update on public.journey_steps
   referencing old table as old_rows new table as new_rows
   for each statement execute function public.on_journey_steps_timeline_changed();
-create trigger supplier_integrations_30_google_reconnected after update of status on public.supplier_integrations
-  for each row
-  when (new.provider = 'google_calendar' and new.status = 'connected' and old.status <> 'connected')
-  execute function public.on_google_reconnected();
 
 -- Reopening a step cancels later step runs, not the module's own jobs ----------------------------------
 
@@ -319,6 +300,5 @@ revoke execute on function
   public.on_journey_instances_timeline_inserted(),
   public.on_journey_instances_timeline_status(),
   public.on_journey_steps_timeline_changed(),
-  public.on_google_reconnected(),
   public.reopen_step(uuid, uuid)
 from public, anon, authenticated;

@@ -79,13 +79,14 @@ begin
     case si.provider when 'tave' then 'tave' else coalesce(si.settings ->> 'crm', 'other') end,
     si.settings -> 'events', coalesce(si.settings -> 'field_map', '{}')
   from public.supplier_integrations si
-  where si.supplier_id = any (p_supplier_ids) and si.status = 'connected'
+  -- Whatever its health: events for a disconnected CRM are held by the sync, not lost.
+  where si.supplier_id = any (p_supplier_ids)
     -- A webhooks integration without an endpoint only receives (inbound webhook).
     and (si.provider = 'tave' or (si.provider = 'crm_webhooks' and si.settings ? 'url'));
 end
 $$;
 comment on function public.crm_targets(uuid[]) is
-  'The connected CRM targets of suppliers: the target (integration provider), the CRM it reaches, the '
+  'The CRM targets of suppliers (whatever their health): the target (integration provider), the CRM it reaches, the '
   'events it wants (null: all) and its field map.';
 
 create function public.on_crm_events_inserted() returns trigger

@@ -72,11 +72,12 @@ as $$
   select case p_run.module_type
     -- Twilio and WhatsApp have no idempotency key.
     when 'sms' then false
-    -- Resend deduplicates on the run key; SendGrid and Mailgun do not, and failover may have reached them.
-    when 'email' then not exists (
+    -- Resend deduplicates on the key; SendGrid and Mailgun do not, and failover may have reached them (every
+    -- module emails through the one email channel). Whatever their health: they may have sent before.
+    when 'crm' then true
+    else not exists (
       select 1 from public.supplier_integrations si
-      where si.supplier_id = p_run.supplier_id and si.provider in ('sendgrid', 'mailgun') and si.status = 'connected')
-    else true
+      where si.supplier_id = p_run.supplier_id and si.provider in ('sendgrid', 'mailgun'))
   end
 $$;
 comment on function public.lease_replay_safe(public.module_runs) is

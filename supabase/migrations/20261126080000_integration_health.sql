@@ -129,7 +129,9 @@ begin
       select h.id, coalesce(s.timing ->> 'if_past', 'send_now') = 'skip' and h.run_at < now() - interval '1 hour' as skip
       from public.module_runs h
       left join public.journey_steps s on s.id = h.step_id
-      where h.status = 'held' and h.last_error ->> 'integration_id' = p_integration_id::text
+      where h.status = 'held'
+        and (h.last_error ->> 'integration_id' = p_integration_id::text
+             or coalesce(h.last_error -> 'integration_ids', '[]') ? p_integration_id::text)
       order by h.run_at
       for update of h
     ) late

@@ -7,6 +7,7 @@ import { signCalendly } from "../../shared/webhooks/calendly.ts";
 import { createClient, startJourney } from "../helpers/fixtures.ts";
 import {
   calendlyScenario,
+  connectGoogle,
   currentStep,
   drainNow,
   emailsFor,
@@ -413,15 +414,15 @@ Deno.test("module-meeting refreshes an expired Google access token once and carr
   }
 });
 
-Deno.test("module-meeting fails permanently with 'reconnect Google Calendar' and disconnects on invalid_grant", async () => {
+Deno.test("module-meeting holds the booking with 'reconnect Google Calendar' on invalid_grant and books once reconnected", async () => {
   const sql = stackDb();
   try {
     const s = await googleScenario(sql);
     await sim("/_sim/google/revoke", { body: { refresh_token: s.refreshToken } });
     const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
-    const run = await waitRun(sql, instanceId, 0, "dead");
-    assert.equal(run.attempts, 1, "not retried");
-    assert.equal(run.last_error?.code, "google_disconnected");
+    const run = await waitRun(sql, instanceId, 0, "held");
+    assert.equal(run.attempts, 0, "a held run burns no attempt");
+    assert.equal(run.last_error?.code, "integration_disconnected");
     assert.match(run.last_error!.message, /reconnect Google Calendar/);
     const [integration] = await sql<{ status: string; status_reason: string }[]>`
       select status, status_reason from public.supplier_integrations
@@ -432,6 +433,15 @@ Deno.test("module-meeting fails permanently with 'reconnect Google Calendar' and
       select http_status, error_code from public.integration_calls where run_id = ${run.id}`;
     assert.deepEqual([call.http_status, call.error_code], [400, "invalid_grant"]);
     assert.equal(await currentStep(sql, instanceId), s.stepIds[0]);
+    const [note] = await sql<{ kind: string }[]>`
+      select kind from public.supplier_notifications where supplier_id = ${s.supplierId}::uuid`;
+    assert.equal(note.kind, "integration_disconnected");
+
+    // The vendor connects Google again: the held booking is made.
+    await connectGoogle(sql, s.supplierId);
+    const booked = await waitRun(sql, instanceId, 0, "succeeded");
+    assert.equal(booked.id, run.id);
+    assert.equal(booked.attempts, 1);
   } finally {
     await sql.end();
   }

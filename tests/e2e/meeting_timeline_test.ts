@@ -174,7 +174,7 @@ Deno.test("a cancelled journey's milestones are deleted from Google and the wedd
   }
 });
 
-Deno.test("a timeline sync fails permanently with 'reconnect Google Calendar' and runs again on reconnect", async () => {
+Deno.test("a timeline sync is held with 'reconnect Google Calendar' and runs on reconnect", async () => {
   const sql = stackDb();
   try {
     const googleUser = `vendor-${crypto.randomUUID().slice(0, 8)}@example.com`;
@@ -183,25 +183,26 @@ Deno.test("a timeline sync fails permanently with 'reconnect Google Calendar' an
 
     await sim("/_sim/google/revoke", { body: { refresh_token: s.refreshToken } });
     await sql`update public.clients set wedding_date = '2027-09-04' where id = ${s.clientId}::uuid`;
-    const refused = await waitRun(sql, s.instanceId, 1, "dead", timelineRunsOf);
-    assert.equal(refused.attempts, 1, "not retried");
-    assert.equal(refused.last_error?.code, "google_disconnected");
-    assert.match(refused.last_error!.message, /revoked or has expired: reconnect Google Calendar$/);
+    const refused = await waitRun(sql, s.instanceId, 1, "held", timelineRunsOf);
+    assert.equal(refused.attempts, 0, "a held run burns no attempt");
+    assert.equal(refused.last_error?.code, "integration_disconnected");
+    assert.match(refused.last_error!.message, /invalid_grant\): reconnect Google Calendar\)/);
     const [integration] = await sql<{ status: string }[]>`
       select status from public.supplier_integrations
       where supplier_id = ${s.supplierId}::uuid and provider = 'google_calendar'`;
     assert.equal(integration.status, "disconnected");
 
-    // While disconnected, a sync fails at once, without calling Google.
+    // While disconnected, a sync is held at once, without calling Google.
     await sql`update public.clients set couple_name = 'Alex & Sam Lee-Park' where id = ${s.clientId}::uuid`;
-    const again = await waitRun(sql, s.instanceId, 2, "dead", timelineRunsOf);
-    assert.equal(again.last_error?.message, "Google Calendar is not connected: reconnect Google Calendar");
+    const again = await waitRun(sql, s.instanceId, 2, "held", timelineRunsOf);
+    assert.equal(again.last_error?.code, "integration_disconnected");
     const calls = await sql`select 1 from public.integration_calls where run_id = ${again.id}`;
     assert.equal(calls.length, 0);
 
-    // The vendor connects the same Google account again: the failed syncs are done with the latest data.
+    // The vendor connects the same Google account again: the held syncs are done with the latest data.
     const refreshToken = await connectGoogle(sql, s.supplierId, googleUser);
-    await waitRun(sql, s.instanceId, 3, "succeeded", timelineRunsOf);
+    await waitRun(sql, s.instanceId, 1, "succeeded", timelineRunsOf);
+    await waitRun(sql, s.instanceId, 2, "succeeded", timelineRunsOf);
     const wedding = (await calendar(refreshToken)).find((e) => e.id === s.ids.wedding);
     assert.deepEqual([wedding?.summary, wedding?.start.date], ["Wedding: Alex & Sam Lee-Park", "2027-09-04"]);
     assert.equal((await googleEvents(refreshToken)).length, 3);

@@ -25,6 +25,9 @@ export type CrmContext = Couple & {
   settings: unknown;
   secret_id: string | null;
   integration_status: string | null;
+  integration_id: string | null;
+  integration_status_reason: string | null;
+  integration_status_since: string | null;
   contact_id: string | null;
   job_id: string | null;
   lead_job_id: string | null;
@@ -42,6 +45,8 @@ export async function loadCrmContexts(sql: Sql, ids: number[]): Promise<Map<numb
       e.journey_instance_id, i.journey_id, j.name as journey_name, i.status::text as journey_status,
       e.step_id, st.position as step_position, st.module_type::text as step_module,
       si.settings, si.secret_id::text as secret_id, si.status as integration_status,
+      si.id::text as integration_id, si.status_reason as integration_status_reason,
+      si.status_since::text as integration_status_since,
       l.contact_id, l.job_id, l.lead_job_id,
       exists (
         select 1 from public.module_runs r2

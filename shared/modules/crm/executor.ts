@@ -2,6 +2,7 @@
 // vendor's signed webhook. A couple's events reach a target in order, one at a time.
 import type { Sql } from "../../db/client.ts";
 import { sendSignedWebhook } from "../../providers/crm/webhook.ts";
+import { credentialsRejected, heldAttempt, rejectCredentials } from "../../providers/credentials.ts";
 import { outcomeOf } from "../../providers/result.ts";
 import { fieldErrors } from "../../http/validate.ts";
 import type { Attempt, ModuleExecutor, ModuleRun } from "../../runs/types.ts";
@@ -133,17 +134,30 @@ async function execute(deps: CrmModuleDeps, run: ModuleRun, ctx: CrmContext | un
   if (!ctx.integration_status) {
     return skipped("integration_removed", `The ${ctx.target} integration was removed`);
   }
-  if (ctx.integration_status !== "connected") {
-    return skipped("integration_disconnected", `The ${ctx.target} integration is ${ctx.integration_status}`);
-  }
+  const integration = {
+    id: ctx.integration_id!,
+    provider: ctx.target,
+    status_reason: ctx.integration_status_reason,
+  };
+  // Held while the CRM refuses the credentials: the sync goes out, in order, once they are replaced.
+  if (ctx.integration_status === "disconnected") return heldAttempt([integration]);
+  let attempt: Attempt;
   switch (ctx.target) {
     case "tave":
-      return await syncTave(deps, ctx);
+      attempt = await syncTave(deps, ctx);
+      break;
     case "crm_webhooks":
-      return await deliverWebhook(deps, ctx, now);
+      attempt = await deliverWebhook(deps, ctx, now);
+      break;
     default:
       return permanent("unknown_target", `Cannot sync: no CRM target named ${ctx.target}`);
   }
+  const o = attempt.outcome;
+  if (o.kind === "permanent" && o.error.provider && credentialsRejected(o.error)) {
+    await rejectCredentials(deps.sql, integration.id, o.error, ctx.integration_status_since);
+    return heldAttempt([{ ...integration, status_reason: o.error.message }], attempt.calls);
+  }
+  return attempt;
 }
 
 /** The CRM sync's executor. */

@@ -95,7 +95,7 @@ export function crmInboundHandler(deps: CrmInboundDeps): (req: Request) => Promi
     if (!sameToken(token, await inboundToken(inboundSecret, supplier.data))) {
       throw new HttpError(401, "invalid_token", "The token does not match this supplier's inbound webhook");
     }
-    if (integration.status !== "connected") {
+    if (integration.status === "disconnected") {
       throw new HttpError(403, "integration_disconnected", `The CRM integration is ${integration.status}`);
     }
     const settings = webhookSettings.safeParse(integration.settings);

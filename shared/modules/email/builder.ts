@@ -187,7 +187,7 @@ export function emailValidateHandler(deps: BuilderDeps): (req: Request) => Promi
       const integrations = await tx<IntegrationRow[]>`
         select provider, settings, secret_id is not null as has_secret from public.supplier_integrations
         where supplier_id = ${supplier.id}::uuid and provider = any(${EMAIL_PROVIDERS as unknown as string[]})
-          and status = 'connected'
+          and status <> 'disconnected'
         order by priority, provider`;
       const usable = integrations.filter((row) => {
         const settings = emailIntegrationSettings[row.provider].safeParse(row.settings);

@@ -48,6 +48,8 @@ export type IntegrationRow = {
   provider: EmailProvider;
   settings: Record<string, unknown>;
   secret_id: string | null;
+  /** When its health last changed: keys the credentials cache, so replaced credentials are read at once. */
+  status_since?: string;
 };
 
 /** API hosts and the request timeout (from the function's configuration). */
@@ -92,7 +94,7 @@ export async function emailRoute(
   let apiKey: unknown;
   try {
     if (!row.secret_id) throw new TypeError("no secret");
-    apiKey = JSON.parse(await secrets.byId(row.secret_id)).api_key;
+    apiKey = JSON.parse(await secrets.byId(row.secret_id, row.status_since)).api_key;
   } catch {
     apiKey = undefined;
   }

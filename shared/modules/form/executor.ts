@@ -1,7 +1,7 @@
 // The form module: send the form link (a signed token naming the request, run and couple), remind on
 // schedule (email, or SMS through the SMS channel where the spec escalates), mark the step overdue at the deadline, and finish
 // when the form is submitted. Between actions the run waits (deferred) until its next one is due.
-import { type ChannelResult, type EmailChannelDeps, emailCouple, notSent } from "../../channels/email.ts";
+import { type EmailBatch, type EmailChannel, notSent } from "../../channels/email.ts";
 import {
   loadSmsTargets,
   renderText,
@@ -22,7 +22,6 @@ import {
   loadRunContexts,
   parseStepConfig,
   type RunContext,
-  sendFailure,
   skipped,
 } from "../context.ts";
 import { type FormStepConfig, formStepConfig } from "./config.ts";
@@ -39,8 +38,9 @@ type FormRequestRow = {
 };
 
 /** What the form module needs from its function. */
-export type FormModuleDeps = EmailChannelDeps & SmsChannelDeps & {
+export type FormModuleDeps = SmsChannelDeps & {
   sql: Sql;
+  email: EmailChannel;
   /** The Vault secret links are signed with. */
   linksSecret: () => Promise<string>;
   now?: () => Date;
@@ -117,6 +117,7 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
   const tags = (run: ModuleRun) => ({ module: "form", supplier: run.supplier_id, run: String(run.id) });
 
   async function sendReminder(
+    mail: EmailBatch,
     ctx: RunContext,
     config: FormStepConfig,
     run: ModuleRun,
@@ -169,28 +170,31 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
           return { outcome: o, calls };
       }
     }
-    const sent: ChannelResult = await emailCouple(
-      deps,
-      ctx,
-      render(ctx, config, await linkFor(ctx, config, run, req), true),
-      `${run.idempotency_key}:reminder:${position}`,
-      tags(run),
-    );
-    if (sent.status === "sent") {
-      calls.push(sent.call);
+    const sent = await mail.send(ctx, render(ctx, config, await linkFor(ctx, config, run, req), true), {
+      key: `${run.idempotency_key}:reminder:${position}`,
+      transactional: true,
+      tags: tags(run),
+    });
+    if ("sent" in sent) {
+      calls.push(...sent.sent.calls);
       await sql`select public.record_form_reminder(${req.request_id}::uuid, ${position}, 'email', null,
-        ${sent.provider}, ${sent.provider_message_id}, ${sent.recipient})`;
+        ${sent.sent.provider}, ${sent.sent.provider_message_id}, ${sent.sent.recipient})`;
       return null;
     }
-    if (sent.status === "failed") {
-      calls.push(sent.result.call);
-      // A reminder the provider refuses is skipped with its reason; the form itself stays open.
-      if (sent.result.failure !== "permanent") return { outcome: sendFailure(sent.result), calls };
-      await skip(sent.result.error);
+    calls.push(...sent.attempt.calls);
+    const o = sent.attempt.outcome;
+    if (o.kind === "skipped" || o.kind === "permanent") {
+      // A reminder the couple cannot get or the provider refuses is skipped with its reason; the form stays open.
+      await skip(o.error);
       return null;
     }
-    await skip(sent.error);
-    return null;
+    if (o.kind === "unknown" && !o.replay_safe) {
+      // No idempotency key at this provider: a resend could email twice, so this reminder is given up.
+      await skip({ code: o.error.code, message: `Not sent again after a lost answer (${o.error.message})` });
+      return null;
+    }
+    // Held, deferred (rate, circuit) or transient: the run comes back and the reminder is still due.
+    return { outcome: o, calls };
   }
 
   return {
@@ -205,6 +209,7 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
         }),
         loadSmsTargets(sql, ids),
       ]);
+      const mail = deps.email.batch();
       return async (run: ModuleRun): Promise<Attempt> => {
         const ctx = contexts.get(run.id);
         if (!ctx) {
@@ -248,9 +253,14 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
             if (error instanceof TemplateError) return failed("missing_merge_tags", error.message);
             throw error;
           }
-          const sent = await emailCouple(deps, ctx, content, run.idempotency_key, tags(run));
-          if (sent.status !== "sent") return notSent(sent);
-          calls.push(sent.call);
+          const result = await mail.send(ctx, content, {
+            key: run.idempotency_key,
+            transactional: true,
+            tags: tags(run),
+          });
+          if ("attempt" in result) return notSent(result);
+          const { sent } = result;
+          calls.push(...sent.calls);
           await sql`select public.record_form_sent(${req.request_id}::uuid, ${sent.provider},
             ${sent.provider_message_id}, ${sent.recipient})`;
           if (!config.block_progress) await sql`select public.release_journey_step(${run.id})`;
@@ -275,6 +285,7 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
           let failure: Attempt | null;
           try {
             failure = await sendReminder(
+              mail,
               ctx,
               config,
               run,

@@ -1,6 +1,6 @@
 // The info module: render the vendor's content (text, markdown, sanitised HTML), store it for the
 // couple's dashboard and/or email it.
-import { delivered, type EmailChannelDeps, emailCouple, notSent } from "../../channels/email.ts";
+import { delivered, type EmailChannel } from "../../channels/email.ts";
 import type { Sql } from "../../db/client.ts";
 import { renderContent } from "../../render/content.ts";
 import { escapeHtml, renderTemplate, TemplateError } from "../../render/template.ts";
@@ -9,7 +9,7 @@ import { coupleValues, failed, loadRunContexts, parseStepConfig, skipped } from 
 import { infoStepConfig } from "./config.ts";
 
 /** What the info module needs from its function. */
-export type InfoModuleDeps = EmailChannelDeps & { sql: Sql };
+export type InfoModuleDeps = { sql: Sql; email: EmailChannel };
 
 /** The info module's executor. */
 export function infoExecutor(deps: InfoModuleDeps): ModuleExecutor {
@@ -58,24 +58,27 @@ export function infoExecutor(deps: InfoModuleDeps): ModuleExecutor {
           html: `<h2>${escapeHtml(notice.subject)}</h2>\n${notice.html}`,
           text: `${notice.subject}\n\n${notice.text}`,
         };
-        const sent = await emailCouple(deps, ctx, email, run.idempotency_key, {
-          module: "info",
-          supplier: run.supplier_id,
-          run: String(run.id),
-        });
-        if (sent.status === "sent") return { outcome: { ...delivered(sent), result }, calls: [sent.call] };
-        if (sent.status === "unreachable" && noticeId !== null) {
+        // Information the couple needs about their wedding is transactional: no unsubscribe.
+        const mail = deps.email.batch();
+        const unreachable = mail.unreachable(ctx, true);
+        if (unreachable && noticeId !== null && unreachable.outcome.kind === "skipped") {
           // Shown on the dashboard all the same; the email part is skipped with its reason.
           return {
             outcome: {
               kind: "succeeded",
               provider: "dashboard",
-              result: { ...result, email_skipped: sent.error },
+              result: { ...result, email_skipped: unreachable.outcome.error },
             },
             calls: [],
           };
         }
-        return notSent(sent);
+        const sent = await mail.send(ctx, email, {
+          key: run.idempotency_key,
+          transactional: true,
+          tags: { module: "info", supplier: run.supplier_id, run: String(run.id) },
+        });
+        if ("attempt" in sent) return sent.attempt;
+        return { outcome: delivered(sent.sent, result), calls: sent.sent.calls };
       };
     },
   };

@@ -1,6 +1,7 @@
 // Credentials of the meeting module from Vault (a supplier integration's JSON secret, our Google OAuth
 // client), and what a refused Google credential means for the integration and the run.
 import type { Sql } from "../../db/client.ts";
+import { heldAttempt, rejectCredentials } from "../../providers/credentials.ts";
 import { failureOutcome } from "../../providers/result.ts";
 import type { CalendarAnswer, GoogleClient } from "../../providers/scheduling/google_calendar.ts";
 import type { Attempt } from "../../runs/types.ts";
@@ -60,9 +61,8 @@ export function googleNotConnected(calls: Attempt["calls"] = []): Attempt {
 /**
  * The attempt of a run whose Google call failed. `invalid_grant` (the vendor revoked access, or the
  * refresh token expired) marks the integration disconnected (unless it changed since `version`, when the
- * token was read) and fails for good until they reconnect;
- * anything else is classified as Google answered. Google writes are keyed by our event ids, so
- * replaying one whose answer was lost is safe.
+ * token was read) and holds the run until they reconnect; anything else is classified as Google answered.
+ * Google writes are keyed by our event ids, so replaying one whose answer was lost is safe.
  */
 export async function googleFailure(
   sql: Sql,
@@ -73,22 +73,16 @@ export async function googleFailure(
   const answer = result.answer as Extract<CalendarAnswer["answer"], { ok: false }>;
   if (answer.error.code === "invalid_grant") {
     // Only the integration whose token was refused: a vendor who reconnected meanwhile stays connected.
-    await sql`
-      update public.supplier_integrations
-      set status = 'disconnected', status_reason = 'Google refused the refresh token (invalid_grant)',
-          updated_at = now()
+    const [row] = await sql<{ id: string }[]>`
+      select id::text from public.supplier_integrations
       where supplier_id = ${supplierId}::uuid and provider = 'google_calendar'
         and (${version ?? null}::text is null or updated_at::text = ${version ?? null}::text)`;
-    return {
-      outcome: {
-        kind: "permanent",
-        error: {
-          code: "google_disconnected",
-          message: `Google Calendar access was revoked or has expired: ${RECONNECT_GOOGLE}`,
-        },
-      },
-      calls: result.calls,
-    };
+    if (!row) {
+      return { outcome: { kind: "transient", error: answer.error, retry_after_s: 1 }, calls: result.calls };
+    }
+    const reason = `Google refused the refresh token (invalid_grant): ${RECONNECT_GOOGLE}`;
+    await rejectCredentials(sql, row.id, { ...answer.error, message: reason });
+    return heldAttempt([{ id: row.id, provider: "google_calendar", status_reason: reason }], result.calls);
   }
   return { outcome: failureOutcome(answer, true), calls: result.calls };
 }

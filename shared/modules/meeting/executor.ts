@@ -11,7 +11,8 @@ import {
 } from "../../channels/sms.ts";
 import type { Sql } from "../../db/client.ts";
 import { pgArray } from "../../db/client.ts";
-import { type EmailMessage, sendResendEmail } from "../../providers/email/resend.ts";
+import { delivered, type EmailChannel, type EmailTarget, notSent } from "../../channels/email.ts";
+import { credentialsRejected, heldAttempt, rejectCredentials } from "../../providers/credentials.ts";
 import { failureOutcome } from "../../providers/result.ts";
 import { prefilledSchedulerUrl, splitName } from "../../providers/scheduling/acuity.ts";
 import { createSchedulingLink, prefilledBookingUrl } from "../../providers/scheduling/calendly.ts";
@@ -43,27 +44,21 @@ import { proposeSlots } from "./slots.ts";
 import { loadTimelineContexts, syncTimeline } from "./timeline.ts";
 
 /** Everything one meeting run needs, loaded for a whole batch in one query. */
-type MeetingContext = {
-  run_id: number;
+type MeetingContext = EmailTarget & {
   instance_status: string;
   config: unknown;
   couple_name: string;
-  email: string | null;
   client_time_zone: string | null;
   locale: string;
-  consent: Record<string, unknown>;
-  suppressed: boolean;
   supplier_name: string;
   supplier_time_zone: string;
   business_hours: BusinessHours;
-  email_from: string | null;
-  reply_to: string | null;
-  resend_settings: Record<string, unknown> | null;
-  resend_secret_id: string | null;
-  resend_status: string | null;
   provider_settings: Record<string, unknown> | null;
   provider_secret_id: string | null;
   provider_status: string | null;
+  provider_integration_id: string | null;
+  provider_status_reason: string | null;
+  provider_status_since: string | null;
   /** When the integration last changed (a reconnect rotates its secret in place). */
   provider_version: string | null;
   template_subject: string | null;
@@ -84,7 +79,7 @@ type MeetingContext = {
 export type MeetingModuleDeps = SmsChannelDeps & {
   sql: Sql;
   secrets: SecretStore;
-  resend: { baseUrl: string; timeoutMs: number };
+  email: EmailChannel;
   calendly: { baseUrl: string; timeoutMs: number };
   google: Omit<GoogleClient, "clientId" | "clientSecret">;
   now?: () => Date;
@@ -108,15 +103,16 @@ const PROVIDER_NAMES: Record<string, string> = {
 
 function loadContexts(sql: Sql, ids: number[]): Promise<MeetingContext[]> {
   return sql<MeetingContext[]>`
-    select r.id::int as run_id, i.status::text as instance_status, st.config,
+    select r.id::int as run_id, r.supplier_id::text, i.status::text as instance_status, st.config,
       c.couple_name, c.email, c.time_zone as client_time_zone, c.locale, c.consent,
-      exists (
-        select 1 from public.suppressions x
-        where x.supplier_id = r.supplier_id and x.channel = 'email' and x.address = lower(c.email)
-      ) as suppressed,
+      public.email_suppression(r.supplier_id, c.email) as suppression,
+      public.email_integrations(r.supplier_id) as email_integrations,
+      case when r.provider_message_id is null and r.provider in ('resend', 'sendgrid', 'mailgun')
+        then r.provider end as pinned_provider,
       s.name as supplier_name, s.time_zone as supplier_time_zone, s.business_hours, s.email_from, s.reply_to,
-      re.settings as resend_settings, re.secret_id::text as resend_secret_id, re.status as resend_status,
       pi.settings as provider_settings, pi.secret_id::text as provider_secret_id, pi.status as provider_status,
+      pi.id::text as provider_integration_id, pi.status_reason as provider_status_reason,
+      pi.status_since::text as provider_status_since,
       pi.updated_at::text as provider_version,
       t.subject as template_subject, t.html as template_html, t.text as template_text,
       mr.lead as reminder_lead, m.id::text as meeting_id, m.status as meeting_status,
@@ -131,7 +127,6 @@ function loadContexts(sql: Sql, ids: number[]): Promise<MeetingContext[]> {
     left join public.meetings m on m.id = mr.meeting_id
     -- Follow-ups of a booking have no step of their own: theirs is their meeting's.
     join public.journey_steps st on st.id = coalesce(r.step_id, m.step_id)
-    left join public.supplier_integrations re on re.supplier_id = r.supplier_id and re.provider = 'resend'
     left join public.supplier_integrations pi
       on pi.supplier_id = r.supplier_id and pi.provider = st.config ->> 'provider'
     left join public.email_templates t on t.supplier_id = r.supplier_id and t.key = case
@@ -156,32 +151,17 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     return google;
   }
 
-  /** Checks the email channel and sends one rendered email with the run's key. */
+  /** Renders one email and sends it through the email channel with the run's key (transactional). */
   async function sendEmail(
     run: ModuleRun,
     ctx: MeetingContext,
     template: EmailTemplate,
     values: Record<string, string>,
     templateName: string,
-  ): Promise<Attempt & { sent?: { id: string; to: string } }> {
-    if (!ctx.email) return skip("no_recipient", "The couple has no email address");
-    if (ctx.consent.email === false) return skip("no_consent", "The couple has not agreed to email");
-    if (ctx.suppressed) {
-      return skip(
-        "suppressed",
-        "The address is on the supplier's suppression list (bounce, complaint or unsubscribe)",
-      );
-    }
-    if (!ctx.resend_secret_id || ctx.resend_status !== "connected") {
-      return fail(
-        "integration_missing",
-        "Cannot email the couple: Resend is not connected for this supplier",
-      );
-    }
-    const from = ctx.email_from ?? (ctx.resend_settings?.from as string | undefined);
-    if (!from) {
-      return fail("no_sender", "Cannot email the couple: the supplier has no sender address (email_from)");
-    }
+  ): Promise<Attempt & { sent?: { id: string; to: string; provider: string } }> {
+    const mail = deps.email.batch();
+    const refused = mail.unreachable(ctx, true);
+    if (refused) return refused;
     let rendered;
     try {
       rendered = renderTemplate(template, values, templateName);
@@ -189,40 +169,20 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
       if (error instanceof TemplateError) return fail("missing_merge_tags", error.message);
       throw error;
     }
-    const apiKey = (await vaultJson(deps.secrets, ctx.resend_secret_id))?.api_key;
-    if (typeof apiKey !== "string" || apiKey === "") {
-      return fail(
-        "credentials_missing",
-        "Cannot email the couple: the Resend secret in Vault has no api_key",
-      );
-    }
-    const message: EmailMessage = {
-      from,
-      to: ctx.email,
-      subject: rendered.subject,
-      html: rendered.html,
-      text: rendered.text,
-      reply_to: ctx.reply_to ?? undefined,
-      tags: [
-        { name: "module", value: "meeting" },
-        { name: "supplier", value: run.supplier_id },
-        { name: "run", value: String(run.id) },
-      ],
-    };
-    const baseUrl = (ctx.resend_settings?.base_url as string | undefined) ?? deps.resend.baseUrl;
-    const result = await sendResendEmail(
-      { apiKey, baseUrl, timeoutMs: deps.resend.timeoutMs },
-      message,
-      run.idempotency_key,
-    );
-    if (!result.ok) {
-      // Resend deduplicates on the idempotency key: replaying is how an unknown outcome is reconciled.
-      return { outcome: failureOutcome(result, true), calls: [result.call] };
-    }
+    const result = await mail.send(ctx, rendered, {
+      key: run.idempotency_key,
+      transactional: true,
+      tags: { module: "meeting", supplier: run.supplier_id, run: String(run.id) },
+    });
+    if ("attempt" in result) return notSent(result);
     return {
-      outcome: { kind: "succeeded", provider: "resend" },
-      calls: [result.call],
-      sent: { id: result.provider_message_id, to: ctx.email },
+      outcome: delivered(result.sent),
+      calls: result.sent.calls,
+      sent: {
+        id: result.sent.provider_message_id,
+        to: result.sent.recipient,
+        provider: result.sent.provider,
+      },
     };
   }
 
@@ -267,7 +227,23 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
           config.calendly_event_type!,
         );
         calls.push(link.call);
-        if (!link.ok) return { outcome: failureOutcome(link, true), calls };
+        if (!link.ok) {
+          if (link.failure === "permanent" && credentialsRejected(link.error)) {
+            // Calendly refused the token: disconnected, and this run waits for the vendor to reconnect.
+            await rejectCredentials(
+              deps.sql,
+              ctx.provider_integration_id!,
+              link.error,
+              ctx.provider_status_since,
+            );
+            return heldAttempt([{
+              id: ctx.provider_integration_id!,
+              provider: "calendly",
+              status_reason: link.error.message,
+            }], calls);
+          }
+          return { outcome: failureOutcome(link, true), calls };
+        }
         created = prefilledBookingUrl(
           link.booking_url!,
           { name: ctx.couple_name, email: ctx.email },
@@ -302,7 +278,7 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     return {
       outcome: {
         kind: "waiting",
-        provider: "resend",
+        provider: sent.sent.provider,
         provider_message_id: sent.sent.id,
         channel: "email",
         recipient: sent.sent.to,
@@ -439,7 +415,7 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
     if (!sent.sent) return sent;
     const outcome: Outcome = {
       kind: "succeeded",
-      provider: "resend",
+      provider: sent.sent.provider,
       provider_message_id: sent.sent.id,
       channel: "email",
       recipient: sent.sent.to,
@@ -582,7 +558,14 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
         if (ctx.instance_status !== "active") {
           return skip("journey_inactive", `The journey is ${ctx.instance_status}`);
         }
-        if (!ctx.provider_secret_id && config.provider !== "acuity" || ctx.provider_status !== "connected") {
+        if (ctx.provider_status === "disconnected" && ctx.provider_integration_id) {
+          return heldAttempt([{
+            id: ctx.provider_integration_id,
+            provider: config.provider,
+            status_reason: ctx.provider_status_reason,
+          }]);
+        }
+        if (!ctx.provider_secret_id && config.provider !== "acuity" || !ctx.provider_status) {
           if (config.provider === "google_calendar") return googleNotConnected();
           return fail(
             "integration_missing",

@@ -141,7 +141,7 @@ export function meetingSetupHandler(deps: MeetingSetupDeps): (req: Request) => P
     const [integration] = await deps.sql<{ status: string; secret_id: string | null }[]>`
       select status, secret_id::text from public.supplier_integrations
       where supplier_id = ${supplier}::uuid and provider = ${config.provider}`;
-    if (!integration || integration.status !== "connected") {
+    if (!integration || integration.status === "disconnected") {
       const name =
         { calendly: "Calendly", google_calendar: "Google Calendar", acuity: "Acuity" }[config.provider];
       return [{
@@ -221,7 +221,7 @@ export function meetingSetupHandler(deps: MeetingSetupDeps): (req: Request) => P
         const [google] = await deps.sql<{ status: string }[]>`
           select status from public.supplier_integrations
           where supplier_id = ${input.supplier_id}::uuid and provider = 'google_calendar'`;
-        if (!google || input.enabled && google.status !== "connected") {
+        if (!google || input.enabled && google.status === "disconnected") {
           throw new HttpError(
             409,
             "google_not_connected",

@@ -13,6 +13,7 @@ import {
 } from "../../providers/scheduling/google_calendar.ts";
 import type { Attempt, IntegrationCall } from "../../runs/types.ts";
 import type { SecretStore } from "../../secrets.ts";
+import { heldAttempt } from "../../providers/credentials.ts";
 import { googleFailure, googleNotConnected, vaultJson } from "./credentials.ts";
 
 /** What a timeline sync run needs, loaded for a batch in one query. */
@@ -22,6 +23,8 @@ export type TimelineContext = {
   journey_instance_id: string;
   client_id: string;
   google_status: string | null;
+  google_integration_id: string | null;
+  google_status_reason: string | null;
   google_secret_id: string | null;
   google_settings: Record<string, unknown> | null;
   /** When the integration last changed (a reconnect rotates its secret in place). */
@@ -51,7 +54,8 @@ export type TimelineDeps = {
 export function loadTimelineContexts(sql: Sql, ids: number[]): Promise<TimelineContext[]> {
   return sql<TimelineContext[]>`
     select r.id::int as run_id, r.supplier_id::text, t.journey_instance_id::text, i.client_id::text,
-      g.status as google_status, g.secret_id::text as google_secret_id, g.settings as google_settings,
+      g.status as google_status, g.id::text as google_integration_id, g.status_reason as google_status_reason,
+      g.secret_id::text as google_secret_id, g.settings as google_settings,
       g.updated_at::text as google_version
     from public.module_runs r
     join public.timeline_syncs t on t.run_id = r.id
@@ -108,7 +112,15 @@ export async function syncTimeline(deps: TimelineDeps, ctx: TimelineContext): Pr
       calls: [],
     };
   }
-  if (ctx.google_status !== "connected") return googleNotConnected();
+  if (ctx.google_status === "disconnected" && ctx.google_integration_id) {
+    // Held until the vendor reconnects Google: then it syncs with the data of that moment.
+    return heldAttempt([{
+      id: ctx.google_integration_id,
+      provider: "google_calendar",
+      status_reason: ctx.google_status_reason,
+    }]);
+  }
+  if (!ctx.google_status) return googleNotConnected();
   const refreshToken = (await vaultJson(deps.secrets, ctx.google_secret_id, ctx.google_version ?? undefined))
     ?.refresh_token;
   if (typeof refreshToken !== "string" || refreshToken === "") return googleNotConnected();

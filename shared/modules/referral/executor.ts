@@ -1,6 +1,6 @@
 // The referral module: give the couple their unguessable code and a signed referral link (optionally on
 // their wedding anniversary), with the vendor's reward.
-import { delivered, type EmailChannelDeps, emailCouple, notSent } from "../../channels/email.ts";
+import { delivered, type EmailChannel } from "../../channels/email.ts";
 import type { Sql } from "../../db/client.ts";
 import { signLinkToken } from "../../links/tokens.ts";
 import { messageTemplate } from "../../render/message.ts";
@@ -14,8 +14,9 @@ import { referralStepConfig } from "./config.ts";
 type ProgrammeRow = { reward: string | null; programme_active: boolean | null; run_created_at: Date };
 
 /** What the referral module needs from its function. */
-export type ReferralModuleDeps = EmailChannelDeps & {
+export type ReferralModuleDeps = {
   sql: Sql;
+  email: EmailChannel;
   linksSecret: () => Promise<string>;
   /** Public base of the functions: referral links go to `<base>/journey-links/referral`. */
   linksBaseUrl: string;
@@ -99,13 +100,14 @@ export function referralExecutor(deps: ReferralModuleDeps): ModuleExecutor {
           if (error instanceof TemplateError) return failed("missing_merge_tags", error.message);
           throw error;
         }
-        const sent = await emailCouple(deps, ctx, content, run.idempotency_key, {
-          module: "referral",
-          supplier: run.supplier_id,
-          run: String(run.id),
+        // Not transactional: one-click unsubscribe, and an unsubscribed couple is skipped.
+        const sent = await deps.email.batch().send(ctx, content, {
+          key: run.idempotency_key,
+          transactional: false,
+          tags: { module: "referral", supplier: run.supplier_id, run: String(run.id) },
         });
-        if (sent.status !== "sent") return notSent(sent);
-        return { outcome: { ...delivered(sent), result: { referral_code: code } }, calls: [sent.call] };
+        if ("attempt" in sent) return sent.attempt;
+        return { outcome: delivered(sent.sent, { referral_code: code }), calls: sent.sent.calls };
       };
     },
   };

@@ -1,6 +1,6 @@
 // The review module: after the wedding, email tracked links to the vendor's review platforms (and the
 // rating page), then follow up once if nothing was clicked or rated.
-import { delivered, type EmailChannelDeps, emailCouple, notSent, type Sent } from "../../channels/email.ts";
+import { delivered, type EmailChannel, type Sent } from "../../channels/email.ts";
 import type { Sql } from "../../db/client.ts";
 import { pgArray } from "../../db/client.ts";
 import { signLinkToken } from "../../links/tokens.ts";
@@ -31,8 +31,9 @@ type ReviewRow = {
 };
 
 /** What the review module needs from its function. */
-export type ReviewModuleDeps = EmailChannelDeps & {
+export type ReviewModuleDeps = {
   sql: Sql;
+  email: EmailChannel;
   linksSecret: () => Promise<string>;
   /** Public base of the functions: tracked links go to `<base>/journey-links/review`. */
   linksBaseUrl: string;
@@ -108,14 +109,14 @@ export function reviewExecutor(deps: ReviewModuleDeps): ModuleExecutor {
       if (error instanceof TemplateError) return failed("missing_merge_tags", error.message);
       throw error;
     }
-    const sent = await emailCouple(
-      deps,
-      ctx,
-      content,
-      followUp ? `${run.idempotency_key}:follow-up` : run.idempotency_key,
-      { module: "review", supplier: run.supplier_id, run: String(run.id) },
-    );
-    if (sent.status !== "sent") return notSent(sent);
+    // A review request is not transactional: one-click unsubscribe, and an unsubscribed couple is skipped.
+    const result = await deps.email.batch().send(ctx, content, {
+      key: followUp ? `${run.idempotency_key}:follow-up` : run.idempotency_key,
+      transactional: false,
+      tags: { module: "review", supplier: run.supplier_id, run: String(run.id) },
+    });
+    if ("attempt" in result) return result.attempt;
+    const { sent } = result;
     await sql`select public.record_review_email(${ctx.request_id}::uuid, ${followUp}, ${sent.provider},
       ${sent.provider_message_id}, ${sent.recipient})`;
     return { sent };
@@ -161,7 +162,7 @@ export function reviewExecutor(deps: ReviewModuleDeps): ModuleExecutor {
           if (!("sent" in done)) return done;
           return {
             outcome: { ...delivered(done.sent), result: { ...result, follow_up: "sent" } },
-            calls: [done.sent.call],
+            calls: done.sent.calls,
           };
         }
 
@@ -197,7 +198,7 @@ export function reviewExecutor(deps: ReviewModuleDeps): ModuleExecutor {
         if (!("sent" in done)) return done;
         const result = { review_request_id: request.id, platforms: request.platforms };
         if (!config.follow_up) {
-          return { outcome: { ...delivered(done.sent), result }, calls: [done.sent.call] };
+          return { outcome: { ...delivered(done.sent), result }, calls: done.sent.calls };
         }
         // The journey goes on; the run waits for the follow-up time.
         await sql`select public.release_journey_step(${run.id})`;
@@ -206,7 +207,7 @@ export function reviewExecutor(deps: ReviewModuleDeps): ModuleExecutor {
           config.send_at,
           ctx.time_zone,
         );
-        return { outcome: { kind: "deferred", defer_until: followUpAt, result }, calls: [done.sent.call] };
+        return { outcome: { kind: "deferred", defer_until: followUpAt, result }, calls: done.sent.calls };
       };
     },
   };

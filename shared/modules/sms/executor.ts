@@ -4,6 +4,7 @@ import {
   contactKey,
   loadContacts,
   messagingFailure,
+  type MessagingIntegration,
   quietHoursDeferral,
   type Refusal,
   refusal,
@@ -15,6 +16,7 @@ import {
   type SmsTarget,
   str,
   takeRateTokens,
+  twilioIntegration,
 } from "../../channels/sms.ts";
 import {
   REENGAGEMENT_REQUIRED,
@@ -50,7 +52,22 @@ type SmsContext = SmsTarget & {
   whatsapp_settings: Record<string, unknown> | null;
   whatsapp_secret_id: string | null;
   whatsapp_status: string | null;
+  whatsapp_integration_id: string | null;
+  whatsapp_status_reason: string | null;
+  whatsapp_status_since: string | null;
 };
+
+const whatsappIntegration = (ctx: SmsContext): MessagingIntegration => ({
+  id: ctx.whatsapp_integration_id,
+  provider: "whatsapp",
+  status: ctx.whatsapp_status,
+  status_reason: ctx.whatsapp_status_reason,
+  status_since: ctx.whatsapp_status_since,
+  secret_id: ctx.whatsapp_secret_id,
+});
+
+/** Meta's codes for a template that does not exist, does not match, or was paused or disabled. */
+const TEMPLATE_REJECTED = new Set([132000, 132001, 132005, 132007, 132012, 132015, 132016]);
 
 /** What the sms module needs from its function. */
 export type SmsModuleDeps = SmsChannelDeps & {
@@ -106,7 +123,10 @@ export function smsExecutor(deps: SmsModuleDeps): ModuleExecutor {
     const phoneNumberId = str(settings.phone_number_id);
     let accessToken: string | undefined;
     try {
-      accessToken = str(secretJson(await deps.secrets.byId(ctx.whatsapp_secret_id!)).access_token);
+      accessToken = str(
+        secretJson(await deps.secrets.byId(ctx.whatsapp_secret_id!, ctx.whatsapp_status_since ?? undefined))
+          .access_token,
+      );
     } catch {
       accessToken = undefined;
     }
@@ -195,7 +215,14 @@ export function smsExecutor(deps: SmsModuleDeps): ModuleExecutor {
         (result.graph_code === 131026 || result.graph_code === REENGAGEMENT_REQUIRED)
       ? result.error
       : undefined;
-    return { attempt: messagingFailure(result, calls), fallback };
+    if (template && result.graph_code !== undefined && TEMPLATE_REJECTED.has(result.graph_code)) {
+      // The vendor must fix the template at Meta: tell them once per template, not once per couple.
+      await deps.sql`select public.notify_supplier(${run.supplier_id}::uuid, 'whatsapp_template_rejected',
+        ${`whatsapp_template_rejected:${template.name}:${template.language}`}, ${
+        JSON.stringify({ template: template.name, language: template.language, reason: result.error.message })
+      }::text::jsonb)`;
+    }
+    return { attempt: await messagingFailure(deps.sql, whatsappIntegration(ctx), result, calls), fallback };
   }
 
   return {
@@ -243,9 +270,7 @@ export function smsExecutor(deps: SmsModuleDeps): ModuleExecutor {
             ctx.consent,
             contacts.get(contactKey(run.supplier_id, channel, to)),
             config.require_opt_in,
-            channel === "sms"
-              ? { status: ctx.twilio_status, secret_id: ctx.twilio_secret_id }
-              : { status: ctx.whatsapp_status, secret_id: ctx.whatsapp_secret_id },
+            channel === "sms" ? twilioIntegration(ctx) : whatsappIntegration(ctx),
           );
           if (why) refusals.push(why);
           return !why;

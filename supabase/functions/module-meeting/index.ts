@@ -12,7 +12,7 @@ Deno.serve(serveModule(
   meetingExecutor({
     sql: rt.sql,
     secrets: rt.secrets,
-    resend: rt.resend,
+    email: rt.email,
     twilio: { baseUrl: config.TWILIO_BASE_URL, timeoutMs },
     publicFunctionsUrl: rt.publicFunctionsUrl,
     calendly: { baseUrl: config.CALENDLY_BASE_URL, timeoutMs },
