@@ -46,8 +46,12 @@ export type IntegrationCall = {
 /** What happened to a run in one attempt. */
 export type Outcome =
   | {
-    /** `waiting`: the run did its part (e.g. sent a booking link) and its step completes on an outside event. */
+    /**
+     * `waiting`: the run did its part (e.g. sent a booking link or a form) and waits for an outside event
+     * (a booking, a submission) until `wake_at` (a reminder, a follow-up, a deadline; none: only the event).
+     */
     kind: "succeeded" | "waiting";
+    wake_at?: Date;
     provider: string;
     provider_message_id?: string;
     channel?: "email" | "sms" | "whatsapp";

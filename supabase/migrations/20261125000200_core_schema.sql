@@ -3,7 +3,11 @@
 -- Row Level Security on every table: a supplier's users see only that supplier's rows; anon sees nothing.
 
 create type public.module_type as enum ('email', 'sms', 'form', 'meeting', 'info', 'review', 'referral');
-create type public.run_status as enum ('pending', 'running', 'succeeded', 'skipped', 'dead', 'unknown', 'cancelled', 'held');
+-- waiting: the run did its part and waits for an outside event (a form submission, a booking), with its
+-- run_at as the deadline it wakes at ('infinity' for none). held: an integration it needs is disconnected.
+create type public.run_status as enum (
+  'pending', 'running', 'waiting', 'succeeded', 'skipped', 'dead', 'unknown', 'cancelled', 'held'
+);
 create type public.delivery_status as enum (
   'queued', 'sent', 'delivery_delayed', 'delivered', 'opened', 'clicked', 'failed', 'bounced', 'complained'
 );
@@ -178,6 +182,7 @@ comment on column public.module_runs.idempotency_key is
 -- runs scheduled in the future.
 create index module_runs_due on public.module_runs (module_type, run_at) where status = 'pending';
 create index module_runs_leases on public.module_runs (lease_expires_at) where status = 'running';
+create index module_runs_waiting on public.module_runs (run_at) where status = 'waiting';
 create index module_runs_instance_step on public.module_runs (journey_instance_id, step_id);
 create index module_runs_supplier on public.module_runs (supplier_id, created_at);
 

@@ -401,7 +401,7 @@ begin
     select * from jsonb_to_recordset(p_outcomes) as x(
       run_id bigint, attempt integer, kind text, replay_safe boolean, provider text,
       provider_message_id text, channel text, recipient text, error jsonb,
-      retry_after_s double precision, defer_until timestamptz, result jsonb
+      retry_after_s double precision, defer_until timestamptz, wake_at timestamptz, result jsonb
     )
   ),
   decided as (
@@ -428,6 +428,8 @@ begin
     set status = d.next_status::public.run_status,
         run_at = case
           when d.kind = 'deferred' then d.defer_until
+          -- Waiting for an outside event: run_at is the deadline it wakes at (a reminder, an overdue check).
+          when d.kind = 'waiting' then coalesce(d.wake_at, 'infinity')
           -- A held run keeps its place: released, it is due at its planned time, in order.
           -- (A release that raced the attempt: a short pause, so a rejection that cannot stick never spins.)
           when d.kind = 'held' then case when d.next_status = 'held' then r.run_at else now() + interval '5 seconds' end
@@ -501,12 +503,72 @@ end
 $$;
 comment on function public.record_outcomes(jsonb) is
   'Records a batch of run outcomes in one call: succeeded (delivery written, journey advances), waiting '
-  '(delivery written, the step completes later through complete_waiting_run), skipped '
+  '(the run did its part and waits for an outside event until wake_at: delivery written, the step completes '
+  'through complete_waiting_run or a wake), skipped '
   '(with a reason; journey advances), deferred (to defer_until, attempt not counted), held (an integration '
   'it needs is disconnected: keeps its place, attempt not counted, released by release_held_runs), transient or '
   'replay-safe unknown (retry with backoff, dead after max_attempts), permanent (dead with the reason), '
   'unknown (held for reconciliation). Fenced on the attempt, so a worker whose lease expired cannot '
   'overwrite the run''s newer state. Also writes the integration_calls audit.';
+
+-- Waiting for an outside event ---------------------------------------------------------------------
+-- The one way a run waits for something outside (a form submission, a booking, a click): status waiting
+-- with run_at as its deadline. The event either completes it (complete_waiting_run) or wakes it for its
+-- module to decide (wake_runs); the sweep wakes those whose deadline came.
+
+create function public.complete_waiting_run(p_run_id bigint, p_result jsonb default '{}') returns boolean
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_run public.module_runs;
+begin
+  update public.module_runs
+  set status = 'succeeded', result = coalesce(result, '{}') || coalesce(p_result, '{}'),
+      completed_at = now(), updated_at = now()
+  where id = p_run_id and status = 'waiting'
+  returning * into v_run;
+  if not found then
+    return false;
+  end if;
+  perform public.advance_instances(jsonb_build_array(
+    jsonb_build_object('instance_id', v_run.journey_instance_id, 'step_id', v_run.step_id)));
+  return true;
+end
+$$;
+comment on function public.complete_waiting_run(bigint, jsonb) is
+  'Completes a waiting run (its outside event arrived) and advances the journey from its step. '
+  'False when the run is not waiting (already completed, or cancelled).';
+
+create function public.wake_runs(p_run_ids bigint[] default null) returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_count integer;
+  v_modules public.module_type[];
+  v_module public.module_type;
+begin
+  -- Given runs wake now (their event arrived); without ids, those whose deadline came (the sweep).
+  with woken as (
+    update public.module_runs
+    set status = 'pending', run_at = least(run_at, now()), updated_at = now()
+    where status = 'waiting'
+      and case when p_run_ids is null then run_at <= now() else id = any (p_run_ids) end
+    returning module_type
+  )
+  select count(*), array_agg(distinct module_type) into v_count, v_modules from woken;
+  if p_run_ids is not null then
+    foreach v_module in array coalesce(v_modules, '{}') loop
+      perform public.kick(v_module, true);
+    end loop;
+  end if;
+  return v_count;
+end
+$$;
+comment on function public.wake_runs(bigint[]) is
+  'Makes waiting runs due: the given ones now (their outside event arrived; their module is kicked), or, '
+  'without ids, every one whose deadline (run_at) came (the sweep kicks them).';
 
 create function public.redrive_run(p_run_id bigint) returns boolean
 language sql security definer
@@ -534,6 +596,7 @@ declare
   v_kicked text[] := '{}';
   v_module public.module_type;
   v_health jsonb;
+  v_woken integer;
 begin
   -- A worker that died mid-attempt may have sent: a run that cannot be replayed safely is held as
   -- unknown (reconciled from provider events); the others run again, or are dead after max_attempts.
@@ -588,6 +651,8 @@ begin
 
   -- Integration health: replaced credentials release held runs, circuits mark integrations failing.
   v_health := public.sweep_integration_health();
+  -- Waiting runs whose deadline came (a reminder, an overdue check) are due.
+  v_woken := public.wake_runs();
 
   foreach v_module in array enum_range(null::public.module_type) loop
     if exists (
@@ -598,7 +663,7 @@ begin
     end if;
   end loop;
   return jsonb_build_object('expired_leases', v_expired, 'reconciled', v_reconciled,
-    'unknown_given_up', v_given_up, 'health', v_health, 'kicked', to_jsonb(v_kicked));
+    'unknown_given_up', v_given_up, 'health', v_health, 'woken', v_woken, 'kicked', to_jsonb(v_kicked));
 end
 $$;
 comment on function public.sweep() is
@@ -617,5 +682,7 @@ revoke execute on function
   public.retry_delay(integer, double precision),
   public.record_outcomes(jsonb),
   public.redrive_run(bigint),
+  public.complete_waiting_run(bigint, jsonb),
+  public.wake_runs(bigint[]),
   public.sweep()
 from public, anon, authenticated;

@@ -150,8 +150,8 @@ declare
   v_run_status public.run_status;
   v_request public.form_requests;
 begin
-  -- The run row first: a worker recording this run's deferral either commits before us (and the run is
-  -- made due here) or runs after us and sees the submission in module_runs_30_form_wake.
+  -- The run row first: a worker recording that this run waits either commits before us (and the run is
+  -- woken here) or runs after us and sees the submission in module_runs_30_form_wake.
   select status into v_run_status from public.module_runs where id = p_run_id for update;
   select * into v_request from public.form_requests where id = p_request_id for update;
   if not found or v_request.run_id <> p_run_id or v_request.client_id <> p_client_id
@@ -174,39 +174,37 @@ begin
     -- This provider submission already completed a form request.
     return 'duplicate';
   end;
-  if v_run_status = 'pending' then
-    update public.module_runs set run_at = now(), updated_at = now() where id = p_run_id;
-    perform public.kick('form');
+  if v_run_status = 'waiting' then
+    perform public.wake_runs(array[p_run_id]);
   end if;
   return 'submitted';
 end
 $$;
 comment on function public.submit_form(uuid, bigint, uuid, text, text, jsonb) is
   'Completes a form request from a verified submission bound to its run and couple: stores the mapped '
-  'answers and makes the waiting run due, so reminders stop and a blocking step lets the journey go on. '
+  'answers and wakes the waiting run, so reminders stop and a blocking step lets the journey go on. '
   'Returns submitted, duplicate (same provider submission again), already_submitted, closed or not_found.';
 
-create function public.on_form_run_deferred() returns trigger
+create function public.on_form_run_waiting() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
 begin
-  if new.run_at > now() and exists (
-    select 1 from public.form_requests f where f.run_id = new.id and f.status <> 'open'
-  ) then
+  if exists (select 1 from public.form_requests f where f.run_id = new.id and f.status <> 'open') then
+    new.status := 'pending';
     new.run_at := now();
     perform public.kick('form');
   end if;
   return new;
 end
 $$;
-comment on function public.on_form_run_deferred() is
-  'A form run that goes back to waiting after its form was submitted (or closed) is due now, not at its '
-  'next reminder: closes the race between a submission and a worker deferring the run.';
+comment on function public.on_form_run_waiting() is
+  'A form run that starts waiting after its form was submitted (or closed) is due now, not at its next '
+  'reminder: closes the race between a submission and a worker recording the wait.';
 
 create trigger module_runs_30_form_wake before update of status on public.module_runs
-  for each row when (new.module_type = 'form' and old.status = 'running' and new.status = 'pending')
-  execute function public.on_form_run_deferred();
+  for each row when (new.module_type = 'form' and old.status = 'running' and new.status = 'waiting')
+  execute function public.on_form_run_waiting();
 
 alter table public.form_requests enable row level security;
 alter table public.form_reminders enable row level security;
@@ -223,5 +221,5 @@ revoke execute on function
   public.mark_form_overdue(uuid),
   public.close_form_request(uuid),
   public.submit_form(uuid, bigint, uuid, text, text, jsonb),
-  public.on_form_run_deferred()
+  public.on_form_run_waiting()
 from public, anon, authenticated;

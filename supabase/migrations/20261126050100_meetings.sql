@@ -57,33 +57,6 @@ create policy meeting_reminders_member_read on public.meeting_reminders for sele
   using (public.is_supplier_member(supplier_id));
 revoke insert, update, delete on public.meetings, public.meeting_reminders from anon, authenticated;
 
--- Waiting runs ---------------------------------------------------------------------------------------
-
-
-create function public.complete_waiting_run(p_run_id bigint, p_result jsonb default '{}') returns boolean
-language plpgsql security definer
-set search_path = ''
-as $$
-declare
-  v_run public.module_runs;
-begin
-  update public.module_runs
-  set status = 'succeeded', result = coalesce(result, '{}') || coalesce(p_result, '{}'),
-      completed_at = now(), updated_at = now()
-  where id = p_run_id and status = 'waiting'
-  returning * into v_run;
-  if not found then
-    return false;
-  end if;
-  perform public.advance_instances(jsonb_build_array(
-    jsonb_build_object('instance_id', v_run.journey_instance_id, 'step_id', v_run.step_id)));
-  return true;
-end
-$$;
-comment on function public.complete_waiting_run(bigint, jsonb) is
-  'Completes a waiting run (its outside event arrived) and advances the journey from its step. '
-  'False when the run is not waiting (already completed, or cancelled).';
-
 create function public.reopen_step(p_instance_id uuid, p_step_id uuid) returns boolean
 language plpgsql security definer
 set search_path = ''
@@ -304,7 +277,6 @@ comment on function public.receive_meeting_event(text, text, text, uuid, jsonb) 
   'id), finds the meeting and applies the event. The couple''s email is used to match, never stored.';
 
 revoke execute on function
-  public.complete_waiting_run(bigint, jsonb),
   public.reopen_step(uuid, uuid),
   public.meeting_for_run(bigint, text),
   public.set_meeting_link(uuid, text),

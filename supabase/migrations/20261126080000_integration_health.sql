@@ -348,7 +348,7 @@ create trigger supplier_notifications_20_alert after insert on public.supplier_n
 
 -- The operator's view ------------------------------------------------------------------------------
 
-create view public.operator_attention as
+create view public.operator_attention with (security_invoker = true) as
 select 'integration'::text as kind, si.supplier_id, s.name as supplier_name, si.provider, si.id::text as subject,
   si.status, si.status_code as code, si.status_reason as reason, si.status_since as since,
   (select count(*) from public.module_runs r
@@ -376,7 +376,7 @@ where a.circuit <> 'closed';
 comment on view public.operator_attention is
   'Everything that needs an operator, for every supplier: unhealthy integrations (with their held runs), held '
   'and dead runs by module and reason, and open circuits. Codes and reasons only, no message bodies or '
-  'secrets. Service role only.';
+  'secrets. Service role only (it reads past row level security; the view runs as the invoker).';
 revoke all on public.operator_attention from public, anon, authenticated;
 grant select on public.operator_attention to service_role;
 

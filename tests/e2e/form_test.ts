@@ -74,7 +74,7 @@ Deno.test("module-form sends a signed link and an internal submission stores onl
       "the form to be sent",
       (r) => r.result !== null,
     );
-    assert.equal(run.status, "pending", "a blocking form run waits for the submission");
+    assert.equal(run.status, "waiting", "a blocking form run waits for the submission");
     assert.equal(await currentStep(sql, instanceId), s.stepIds[0], "the journey waits at the form");
 
     const [email] = await emailsFor(run.id);
@@ -168,7 +168,7 @@ Deno.test("module-form reminds on schedule, skips the SMS escalation with its re
     await drainNow(sql, "form", run.id);
     assert.deepEqual(await reminders(), [{ position: 1, channel: "email", status: "sent", reason: null }]);
     const [afterFirst] = (await runsOf(sql, instanceId)).filter((r) => r.id === run.id);
-    assert.equal(afterFirst.status, "pending");
+    assert.equal(afterFirst.status, "waiting");
     assert.ok(afterFirst.run_at.getTime() > Date.now(), "the run waits for the next reminder");
     const emails = await emailsFor(run.id);
     assert.equal(emails.length, 2);

@@ -219,13 +219,15 @@ Deno.test("module-review follows up when nothing was clicked, and not when a lin
     };
     const quiet = await sent(0);
     const clicked = await sent(1);
-    assert.equal(quiet.status, "pending");
+    assert.equal(quiet.status, "waiting");
     assert.ok(quiet.run_at.getTime() > Date.now() + 3 * 86_400_000, "the follow-up waits its delay");
     const link =
       [...(await emailsFor(clicked.id))[0].html.matchAll(/href="([^"]+journey-links\/review[^"]+)"/g)][0][1];
     await (await fetch(link, { redirect: "manual", headers: { "user-agent": BROWSER } })).body?.cancel();
 
+    // The follow-up time comes: the sweep wakes them.
     await sql`update public.module_runs set run_at = now() where id in (${quiet.id}, ${clicked.id})`;
+    await sql`select public.wake_runs()`;
     await drainNow(sql, "review");
     const [q] = await sql<{ status: string; result: { follow_up: string } }[]>`
       select status::text, result from public.module_runs where id = ${quiet.id}`;

@@ -95,10 +95,14 @@ export function linkIn(email: SimEmail, needle: string): string {
   return href;
 }
 
-/** Makes the run due now and drains `module` the way app code invokes a function, waiting for it. */
+/**
+ * Makes the run due now (a waiting run as if its wake time came) and drains `module` the way app code
+ * invokes a function, waiting for it.
+ */
 export async function drainNow(sql: Sql, module: string, runId?: number): Promise<void> {
   if (runId !== undefined) {
-    await sql`update public.module_runs set run_at = now() where id = ${runId} and status = 'pending'`;
+    await sql`update public.module_runs set status = 'pending', run_at = now()
+      where id = ${runId} and status in ('pending', 'waiting')`;
   }
   const { error } = await (await supabase()).functions.invoke(`module-${module}`, {
     body: { action: "drain", wait: true },

@@ -1,5 +1,5 @@
 -- Form submissions: bound to the request's run, couple and source; a submission wakes a waiting run,
--- even when a worker defers it concurrently; redelivery is a duplicate.
+-- even when a worker records its wait concurrently; redelivery is a duplicate.
 begin;
 select plan(9);
 
@@ -17,7 +17,7 @@ select is((select count(*)::int from public.form_requests where run_id = (select
 select is(((public.open_form_request((select id from r), 'typeform', 'other', false, null))).form_id, 'Ab12Cd34',
   'opening again returns the first request unchanged');
 
--- A worker claimed the run and is about to defer it to the next reminder.
+-- A worker claimed the run and is about to record its wait until the next reminder.
 select public.claim_runs('form', 1);
 select is(public.submit_form((select id from f), (select id from r) + 1, 'c0000000-0000-4000-8000-000000000051', 'typeform', 'e1', '{}'),
   'not_found', 'a token for another run does not complete the request');
@@ -31,9 +31,9 @@ select is(public.submit_form((select id from f), (select id from r), 'c0000000-0
   'already_submitted', 'another submission does not overwrite the first');
 
 select public.record_outcomes(jsonb_build_array(jsonb_build_object(
-  'run_id', (select id from r), 'attempt', 1, 'kind', 'deferred', 'defer_until', now() + interval '7 days')));
+  'run_id', (select id from r), 'attempt', 1, 'kind', 'waiting', 'provider', 'form', 'wake_at', now() + interval '7 days')));
 select ok((select run_at <= now() and status = 'pending' from public.module_runs where id = (select id from r)),
-  'a run deferred after its form was submitted is due at once');
+  'a run that starts waiting after its form was submitted is due at once');
 select is((select answers from public.form_requests where id = (select id from f)), '{"dietary": "vegan"}'::jsonb,
   'the first submission''s answers are kept');
 

@@ -1,6 +1,6 @@
 // The form module: send the form link (a signed token naming the request, run and couple), remind on
 // schedule (email, or SMS through the SMS channel where the spec escalates), mark the step overdue at the deadline, and finish
-// when the form is submitted. Between actions the run waits (deferred) until its next one is due.
+// when the form is submitted. Between actions the run is waiting until its next one is due.
 import { type EmailBatch, type EmailChannel, notSent } from "../../channels/email.ts";
 import {
   loadSmsTargets,
@@ -47,8 +47,6 @@ export type FormModuleDeps = SmsChannelDeps & {
 };
 
 const DAY_MS = 86_400_000;
-/** A blocking form with nothing left to do looks again this often (a submission wakes it at once). */
-const WAIT_HEARTBEAT_MS = 30 * DAY_MS;
 
 /** The link the couple follows: the provider's form with the signed token as a hidden field. */
 export function formLink(config: FormStepConfig, token: string): string {
@@ -305,21 +303,17 @@ export function formExecutor(deps: FormModuleDeps): ModuleExecutor {
         if (req.overdue_at && config.block_progress && config.on_overdue === "continue") {
           return { outcome: { kind: "succeeded", provider: "form", result: result() }, calls };
         }
+        // Waiting for the submission (it wakes the run at once) until the next reminder or the due date.
         const wakes = [
           times[req.reminders_done]?.getTime(),
           req.due_at && !req.overdue_at ? req.due_at.getTime() : undefined,
         ].filter((t): t is number => t !== undefined);
-        if (wakes.length > 0) {
-          return {
-            outcome: { kind: "deferred", defer_until: new Date(Math.min(...wakes)), result: result() },
-            calls,
-          };
-        }
-        if (config.block_progress) {
+        if (wakes.length > 0 || config.block_progress) {
           return {
             outcome: {
-              kind: "deferred",
-              defer_until: new Date(at.getTime() + WAIT_HEARTBEAT_MS),
+              kind: "waiting",
+              provider: "form",
+              wake_at: wakes.length > 0 ? new Date(Math.min(...wakes)) : undefined,
               result: result(),
             },
             calls,

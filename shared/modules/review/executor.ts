@@ -207,7 +207,10 @@ export function reviewExecutor(deps: ReviewModuleDeps): ModuleExecutor {
           config.send_at,
           ctx.time_zone,
         );
-        return { outcome: { kind: "deferred", defer_until: followUpAt, result }, calls: done.sent.calls };
+        return {
+          outcome: { ...delivered(done.sent), kind: "waiting", wake_at: followUpAt, result },
+          calls: done.sent.calls,
+        };
       };
     },
   };
