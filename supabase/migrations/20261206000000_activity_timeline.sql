@@ -69,7 +69,9 @@ begin
     select coalesce(r.completed_at, r.updated_at), 'r' || lpad(r.id::text, 19, '0') || ':9', 'run_' || r.status::text,
       r.id, r.journey_instance_id, r.step_position, r.module_type::text, r.status::text,
       coalesce(r.provider, r.last_error ->> 'provider'), r.provider_message_id, null, r.attempts, null,
-      r.last_error ->> 'code', left(r.last_error ->> 'message', 500), r.run_at
+      -- A run that succeeded after a re-drive or a retry keeps its last error: not its outcome's reason.
+      case when r.status <> 'succeeded' then r.last_error ->> 'code' end,
+      case when r.status <> 'succeeded' then left(r.last_error ->> 'message', 500) end, r.run_at
     from runs r
     where r.status::text not in ('pending', 'running')
        or r.last_error is not null
