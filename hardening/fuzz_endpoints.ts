@@ -1,5 +1,6 @@
 // The fuzz suite's map of the public endpoints: how each is reached (auth, query, body kind, request
 // schemas, signature) and the fixture supplier whose credentials let signed garbage reach the parsers.
+import { activityRequest } from "../shared/api/activity.ts";
 import { SignJWT } from "jose";
 import type { z } from "zod";
 import { gatewayUrl, jwtSecret } from "../stack/config.ts";
@@ -134,7 +135,7 @@ function webhookEndpoint(
   };
 }
 
-/** Every public endpoint (the 28 functions of supabase/config.toml). */
+/** Every public endpoint (the 29 functions of supabase/config.toml). */
 export const ENDPOINTS: EndpointSpec[] = [
   moduleEndpoint("module-email"),
   moduleEndpoint("module-sms"),
@@ -145,6 +146,7 @@ export const ENDPOINTS: EndpointSpec[] = [
   moduleEndpoint("module-referral"),
   moduleEndpoint("crm-sync"),
   userEndpoint("journey-steps", [stepBody]),
+  userEndpoint("activity", [activityRequest], 16 * 1024),
   userEndpoint("meeting-setup", [meetingSetupBody], 16 * 1024),
   userEndpoint("email-preview", [previewBody]),
   userEndpoint("email-validate", [validateBody]),

@@ -127,6 +127,68 @@ try {
   console.log(
     `Transition to "delivered" webhook: ${elapsed} ms. The questionnaire waits for its run_at (10 days after booking, 10:00 in Rome).`,
   );
+
+  // A simulated clock: rather than wait 10 days, move the couple's pending runs back by the time to the
+  // next one, then sweep. The pipeline's own SQL planned that time; the demo only shifts the data.
+  const planned = new Map(
+    (await sql<{ id: string; run_at: Date }[]>`
+      select id::text, run_at from public.module_runs where journey_instance_id = ${instance.id}`)
+      .map((r) => [r.id, r.run_at]),
+  );
+  const [next] = await sql<{ due: Date | null }[]>`
+    select min(run_at) as due from public.module_runs
+    where journey_instance_id = ${instance.id} and status = 'pending'`;
+  if (next?.due) {
+    const shiftMs = Math.max(0, next.due.getTime() - Date.now());
+    await sql`update public.module_runs set run_at = run_at - ${`${shiftMs} milliseconds`}::interval
+      where journey_instance_id = ${instance.id} and status = 'pending'`;
+    await sql`select public.sweep()`;
+    console.log(`\nSimulated clock advanced by ${(shiftMs / 86_400_000).toFixed(1)} days; sweeping.`);
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const [row] = await sql<{ n: number }[]>`
+        select count(*)::int as n from public.module_runs
+        where journey_instance_id = ${instance.id} and status in ('pending', 'running')`;
+      if (row.n === 0 || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  // The couple's activity timeline, as the vendor app reads it (public.activity_timeline), in Rome time:
+  // wall-clock times of what happened, and the time the pipeline planned for each run.
+  const timeline = await sql<
+    {
+      at: Date;
+      kind: string;
+      run_id: string | null;
+      step_position: number | null;
+      module_type: string | null;
+      provider: string | null;
+      status: string;
+      code: string | null;
+      run_at: Date | null;
+    }[]
+  >`select at, kind, run_id::text, step_position, module_type, provider, status, code, run_at
+    from public.activity_timeline(${couple.id}::uuid, null, null, 100) order by at, key`;
+  const rome = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Europe/Rome",
+    dateStyle: "short",
+    timeStyle: "medium",
+  });
+  console.log(`\nActivity timeline of Priya & Tom (Europe/Rome):`);
+  for (const e of timeline) {
+    console.log(
+      `  ${rome.format(e.at)}  step ${e.step_position ?? "-"}  ${e.kind.padEnd(15)} ${
+        (e.module_type ?? "-").padEnd(6)
+      } ${(e.provider ?? "-").padEnd(8)} ${e.kind === "run_planned" ? "" : e.status}${
+        e.code ? ` (${e.code})` : ""
+      }${
+        e.kind === "run_planned" && e.run_id && planned.has(e.run_id)
+          ? `planned for ${rome.format(planned.get(e.run_id)!)}`
+          : ""
+      }`,
+    );
+  }
 } finally {
   await sql.end();
 }
