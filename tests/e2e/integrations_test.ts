@@ -223,3 +223,44 @@ Deno.test("integrations test marks a rejected integration disconnected, and a wo
     await sql.end();
   }
 });
+
+Deno.test("integrations connect checks Twilio's Account SID and Auth Token and answers the webhook steps", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const hex = () =>
+      Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const twilio = { account_sid: `AC${hex()}`, auth_token: hex() };
+    await sim("/_sim/config", { body: { provider: "twilio", ...twilio } });
+    const wrong = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "twilio",
+      credentials: { ...twilio, auth_token: hex() },
+      settings: { from: "+15005550006" },
+    });
+    assert.equal(wrong.status, 422, JSON.stringify(wrong.body));
+    assert.match((wrong.body.error as { message: string }).message, /Authenticate/);
+    assert.equal((wrong.body.error as { details: { provider_code: string } }).details.provider_code, "20003");
+    assert.equal(await rowOf(sql, v.supplierId, "twilio"), undefined);
+
+    const res = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "twilio",
+      credentials: twilio,
+      settings: { from: "+15005550006" },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.ok(!JSON.stringify(res.body).includes(twilio.auth_token));
+    const webhook = res.body.webhook as { url: string; registered: boolean; steps: string[] };
+    assert.equal(webhook.registered, false);
+    assert.ok(webhook.steps.some((s) => s.includes(webhook.url)));
+    assert.equal(
+      JSON.parse((await rowOf(sql, v.supplierId, "twilio")).secret!).auth_token,
+      twilio.auth_token,
+    );
+  } finally {
+    await sql.end();
+  }
+});
