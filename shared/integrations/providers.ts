@@ -487,6 +487,18 @@ const whatsapp: Driver = {
 
 const TYPEFORM_TAG = "wedding-journeys";
 const typeformAuth = (secret: Secret) => ({ authorization: `Bearer ${secret.access_token}` });
+/** Typeform's errors are `{code, description}`. */
+const typeformError = (status: number, body: unknown) => {
+  const b = bodyRecord(body);
+  return typeof b.code === "string"
+    ? {
+      code: b.code,
+      message: `typeform answered ${status} ${b.code}${
+        typeof b.description === "string" ? `: ${b.description.slice(0, 300)}` : ""
+      }`,
+    }
+    : {};
+};
 
 const typeform: Driver = {
   async verify(ctx, secret) {
@@ -496,6 +508,7 @@ const typeform: Driver = {
       method: "GET",
       url: `${base(ctx.urls.typeform)}/me`,
       headers: typeformAuth(secret),
+      describeError: typeformError,
     });
     if (!answer.ok) return failed(answer);
     const me = bodyRecord(answer.body);

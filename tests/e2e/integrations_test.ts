@@ -264,3 +264,54 @@ Deno.test("integrations connect checks Twilio's Account SID and Auth Token and a
     await sql.end();
   }
 });
+
+Deno.test("integrations connect registers a signed Typeform webhook per form and disconnect removes it", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const token = `tfp_${crypto.randomUUID().replaceAll("-", "")}`;
+    const form = `F${crypto.randomUUID().slice(0, 7)}`;
+    await sim("/_sim/config", { body: { provider: "typeform", access_token: token, form_ids: [form] } });
+    const wrong = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "typeform",
+      credentials: { access_token: `tfp_${crypto.randomUUID().replaceAll("-", "")}` },
+      settings: { form_ids: [form] },
+    });
+    assert.equal(wrong.status, 422, JSON.stringify(wrong.body));
+    assert.match((wrong.body.error as { message: string }).message, /Authentication credentials not found/);
+
+    const res = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "typeform",
+      credentials: { access_token: token },
+      settings: { form_ids: [form] },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const secret = JSON.parse((await rowOf(sql, v.supplierId, "typeform")).secret!);
+    assert.ok(!JSON.stringify(res.body).includes(secret.webhook_secret));
+    type Hook = { form_id: string; url: string; has_secret: boolean };
+    const hook = (await sim<Hook[]>("/_sim/typeform/webhooks")).find((h) => h.form_id === form);
+    assert.ok(hook?.has_secret);
+    assert.equal(hook.url, (res.body.webhook as { url: string }).url);
+
+    // The simulator's signed response reaches webhook-typeform and passes its signature check (no journey
+    // token in it, so it is refused after verification, not with 401).
+    const fired = await sim<{ status: number }>(`/_sim/typeform/forms/${form}/responses`, { body: {} });
+    assert.notEqual(fired.status, 401);
+    assert.ok(fired.status >= 200 && fired.status < 500, String(fired.status));
+
+    const gone = await invoke(v.jwt, {
+      action: "disconnect",
+      supplier_id: v.supplierId,
+      provider: "typeform",
+    });
+    assert.equal(gone.status, 200, JSON.stringify(gone.body));
+    assert.equal(gone.body.webhook_removed, true);
+    assert.ok(!(await sim<Hook[]>("/_sim/typeform/webhooks")).some((h) => h.form_id === form));
+  } finally {
+    await sql.end();
+  }
+});
