@@ -203,6 +203,14 @@ const resend: Driver = {
 
 // SendGrid ---------------------------------------------------------------------------------------
 
+/** SendGrid's errors are `{errors: [{message, field}]}`. */
+const sendgridError = (status: number, body: unknown) => {
+  const first = ((bodyRecord(body).errors ?? []) as { message?: unknown }[])[0];
+  return typeof first?.message === "string"
+    ? { code: `http_${status}`, message: `sendgrid answered ${status}: ${first.message.slice(0, 300)}` }
+    : {};
+};
+
 function sendgridBase(ctx: DriverContext, settings: Settings): string {
   return base(settings.region === "eu" ? ctx.urls.sendgridEu : ctx.urls.sendgrid);
 }
@@ -215,6 +223,7 @@ const sendgrid: Driver = {
       method: "GET",
       url: `${sendgridBase(ctx, settings)}/v3/scopes`,
       headers: { authorization: `Bearer ${secret.api_key}` },
+      describeError: sendgridError,
     });
     if (!answer.ok) return failed(answer);
     const scopes = (bodyRecord(answer.body).scopes ?? []) as unknown[];
@@ -246,6 +255,7 @@ const sendgrid: Driver = {
       method: "POST",
       url: `${sendgridBase(ctx, settings)}/v3/user/webhooks/event/settings`,
       headers: auth,
+      describeError: sendgridError,
       body: {
         enabled: true,
         url,
@@ -277,6 +287,7 @@ const sendgrid: Driver = {
       method: "PATCH",
       url: `${sendgridBase(ctx, settings)}/v3/user/webhooks/event/settings/signed/${encodeURIComponent(id)}`,
       headers: auth,
+      describeError: sendgridError,
       body: { enabled: true },
     });
     const publicKey = signed.ok ? bodyRecord(signed.body).public_key : undefined;
@@ -302,6 +313,7 @@ const sendgrid: Driver = {
       method: "DELETE",
       url: `${sendgridBase(ctx, settings)}/v3/user/webhooks/event/settings/${encodeURIComponent(id)}`,
       headers: { authorization: `Bearer ${secret.api_key}` },
+      describeError: sendgridError,
     });
     if (answer.ok || answer.status === 404) return { removed: true };
     return { removed: false, note: `SendGrid did not remove Event Webhook ${id}: ${providerReason(answer)}` };

@@ -315,3 +315,52 @@ Deno.test("integrations connect registers a signed Typeform webhook per form and
     await sql.end();
   }
 });
+
+Deno.test("integrations connect checks SendGrid scopes and registers a signed Event Webhook", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const connect = (api_key: string) =>
+      invoke(v.jwt, {
+        action: "connect",
+        supplier_id: v.supplierId,
+        provider: "sendgrid",
+        credentials: { api_key },
+      });
+    const revoked = await connect("not-a-sendgrid-key");
+    assert.equal(revoked.status, 422);
+    assert.match((revoked.body.error as { message: string }).message, /invalid, expired, or revoked/);
+    const readOnly = `SG.${crypto.randomUUID()}`;
+    await sim("/_sim/config", { body: { provider: "sendgrid", api_key: readOnly, scopes: ["stats.read"] } });
+    const noSend = await connect(readOnly);
+    assert.equal(noSend.status, 422);
+    assert.match((noSend.body.error as { message: string }).message, /mail\.send/);
+    assert.equal(await rowOf(sql, v.supplierId, "sendgrid"), undefined);
+
+    const apiKey = `SG.${crypto.randomUUID()}`;
+    const res = await connect(apiKey);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const webhook = res.body.webhook as { registered: boolean; registration: { id: string } };
+    assert.equal(webhook.registered, true);
+    const secret = JSON.parse((await rowOf(sql, v.supplierId, "sendgrid")).secret!);
+    const { public_key } = await sim<{ public_key: string }>("/_sim/sendgrid/public_key");
+    assert.equal(secret.webhook_public_key, public_key);
+    type Hook = { id: string; signed: boolean };
+    assert.ok(
+      (await sim<Hook[]>("/_sim/sendgrid/event_webhooks")).find((h) => h.id === webhook.registration.id)
+        ?.signed,
+    );
+
+    const gone = await invoke(v.jwt, {
+      action: "disconnect",
+      supplier_id: v.supplierId,
+      provider: "sendgrid",
+    });
+    assert.equal(gone.body.webhook_removed, true);
+    assert.ok(
+      !(await sim<Hook[]>("/_sim/sendgrid/event_webhooks")).some((h) => h.id === webhook.registration.id),
+    );
+  } finally {
+    await sql.end();
+  }
+});
