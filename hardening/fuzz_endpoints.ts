@@ -21,6 +21,7 @@ import { inboundEvent } from "../shared/modules/crm/inbound.ts";
 import { internalBody, typeformEvent } from "../shared/modules/form/endpoints.ts";
 import { inbound as twilioInbound, status as twilioStatus } from "../shared/modules/sms/twilio_webhook.ts";
 import { stepBody } from "../shared/modules/journey_steps.ts";
+import { integrationsRequest } from "../shared/api/integrations.ts";
 import { signSvix } from "../shared/webhooks/svix.ts";
 import { signSendGrid } from "../shared/webhooks/sendgrid.ts";
 import { signMailgun } from "../shared/webhooks/mailgun.ts";
@@ -135,7 +136,7 @@ function webhookEndpoint(
   };
 }
 
-/** Every public endpoint (the 29 functions of supabase/config.toml). */
+/** Every public endpoint (the functions of supabase/config.toml). */
 export const ENDPOINTS: EndpointSpec[] = [
   moduleEndpoint("module-email"),
   moduleEndpoint("module-sms"),
@@ -148,6 +149,7 @@ export const ENDPOINTS: EndpointSpec[] = [
   userEndpoint("journey-steps", [stepBody]),
   userEndpoint("activity", [activityRequest], 16 * 1024),
   userEndpoint("meeting-setup", [meetingSetupBody], 16 * 1024),
+  userEndpoint("integrations", [integrationsRequest], 32 * 1024),
   userEndpoint("email-preview", [previewBody]),
   userEndpoint("email-validate", [validateBody]),
   userEndpoint("referral-bookings", [bookingBody], 16 * 1024),

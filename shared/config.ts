@@ -32,6 +32,8 @@ const schema = z.object({
   CRM_ALLOW_HTTP_ENDPOINTS: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   /** Base URL of the Jotform API (EU and HIPAA accounts have their own hosts). */
   JOTFORM_BASE_URL: z.string().url().default("https://api.jotform.com"),
+  /** Base URL of the Typeform API (EU data-center accounts use https://api.eu.typeform.com). */
+  TYPEFORM_BASE_URL: z.string().url().default("https://api.typeform.com"),
   /** Provider request timeout; a call that times out has an unknown outcome. */
   PROVIDER_TIMEOUT_MS: positiveInt(10_000),
   /**

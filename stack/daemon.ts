@@ -72,6 +72,7 @@ export function functionsEnv(): Record<string, string> {
     // Automations in the local stack are the simulator's plain-http catch hooks.
     CRM_ALLOW_HTTP_ENDPOINTS: "true",
     JOTFORM_BASE_URL: `${simulatorUrl}/jotform`,
+    TYPEFORM_BASE_URL: `${simulatorUrl}/typeform`,
     SENDGRID_BASE_URL: `${simulatorUrl}/sendgrid`,
     SENDGRID_EU_BASE_URL: `${simulatorUrl}/sendgrid`,
     MAILGUN_BASE_URL: `${simulatorUrl}/mailgun`,

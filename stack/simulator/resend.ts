@@ -68,6 +68,15 @@ export type ResendWebhookConfig = {
 };
 
 type Stored = { email: ResendEmail; apiKey: string };
+/** A webhook created through Resend's webhooks API. */
+type RegisteredWebhook = {
+  id: string;
+  endpoint: string;
+  events: string[];
+  signing_secret: string;
+  api_key: string;
+  created_at: string;
+};
 type Idempotency = { fingerprint: string; createdMs: number; response: ProviderResponse | null };
 type Invalid = { ok: false; status: number; name: string; message: string };
 type Checked<T> = { ok: true; value: T } | Invalid;
@@ -327,6 +336,8 @@ class ResendSimulator implements Provider {
   #defaultRate: number | null = null;
   #keyRates = new Map<string, number | null>();
   #invalidKeys = new Set<string>();
+  #restrictedKeys = new Set<string>();
+  #registered = new Map<string, RegisteredWebhook>();
   #defaultWebhook: ResendWebhookConfig | null = null;
   #keyWebhooks = new Map<string, ResendWebhookConfig | null>();
   #accepted = 0;
@@ -428,6 +439,13 @@ class ResendSimulator implements Provider {
       else this.#defaultWebhook = webhook;
     }
     for (const k of (invalidKeys ?? []) as string[]) this.#invalidKeys.add(k);
+    const restricted = input.restricted_keys;
+    if (restricted !== undefined) {
+      if (!Array.isArray(restricted) || restricted.some((k) => typeof k !== "string")) {
+        throw new ControlError("`restricted_keys` must be an array of strings");
+      }
+      for (const k of restricted as string[]) this.#restrictedKeys.add(k);
+    }
   }
 
   describeConfig(): Record<string, unknown> {
@@ -448,6 +466,17 @@ class ResendSimulator implements Provider {
     query: URLSearchParams,
     body: unknown,
   ): Promise<ProviderResponse | undefined> {
+    if (path === "/webhooks" && method === "GET") {
+      // Registrations made through the webhooks API, for tests to assert (secrets shortened).
+      return {
+        status: 200,
+        body: [...this.#registered.values()].map((h) => ({
+          ...h,
+          api_key: `${h.api_key.slice(0, 6)}…`,
+          signing_secret: `${h.signing_secret.slice(0, 9)}…`,
+        })),
+      };
+    }
     if (path === "/emails" && method === "GET") {
       const run = query.get("run");
       const since = Number(query.get("since_ms") ?? 0);
@@ -486,6 +515,8 @@ class ResendSimulator implements Provider {
     this.#defaultRate = null;
     this.#keyRates.clear();
     this.#invalidKeys.clear();
+    this.#restrictedKeys.clear();
+    this.#registered.clear();
     this.#defaultWebhook = null;
     this.#keyWebhooks.clear();
     this.#accepted = 0;
@@ -496,6 +527,29 @@ class ResendSimulator implements Provider {
 
   #route(req: ProviderRequest, apiKey: string): Promise<ProviderResponse> {
     const { method, path } = req;
+    if (path === "/domains" && method === "GET") {
+      // Resend's domain list; a sending-only key may not read it (401 restricted_api_key).
+      if (this.#restrictedKeys.has(apiKey)) {
+        return Promise.resolve(
+          fail(401, "restricted_api_key", "This API key is restricted to only send emails"),
+        );
+      }
+      return Promise.resolve({
+        status: 200,
+        body: {
+          data: [{
+            id: "d91cd9bd-1176-453e-8fc1-35364d380206",
+            name: "studio.example",
+            status: "verified",
+            created_at: new Date(this.#state.now()).toISOString(),
+            region: "us-east-1",
+          }],
+        },
+      });
+    }
+    if (path === "/webhooks" || path.startsWith("/webhooks/")) {
+      return Promise.resolve(this.#webhookApi(req, apiKey));
+    }
     if (path === "/emails") {
       return method === "POST" ? this.#send(req, apiKey, false) : Promise.resolve(this.#notAllowed());
     }
@@ -513,6 +567,66 @@ class ResendSimulator implements Provider {
       );
     }
     return Promise.resolve(fail(404, "not_found", "The requested endpoint does not exist."));
+  }
+
+  /** Resend's webhooks API: create (Resend generates the signing secret), list, retrieve, delete. */
+  #webhookApi(req: ProviderRequest, apiKey: string): ProviderResponse {
+    if (this.#restrictedKeys.has(apiKey)) {
+      return fail(401, "restricted_api_key", "This API key is restricted to only send emails");
+    }
+    const id = req.path.slice("/webhooks/".length);
+    if (req.path === "/webhooks" && req.method === "POST") {
+      const body = isRecord(req.body) ? req.body : {};
+      let url: URL | undefined;
+      try {
+        url = typeof body.endpoint === "string" ? new URL(body.endpoint) : undefined;
+      } catch {
+        url = undefined;
+      }
+      if (!url) return fail(422, "missing_required_field", "Missing `endpoint` field.");
+      const events = body.events;
+      if (!Array.isArray(events) || events.length === 0 || events.some((e) => typeof e !== "string")) {
+        return fail(422, "missing_required_field", "Missing `events` field.");
+      }
+      const bytes = crypto.getRandomValues(new Uint8Array(24));
+      const hook: RegisteredWebhook = {
+        id: crypto.randomUUID(),
+        endpoint: url.href,
+        events: events as string[],
+        signing_secret: `whsec_${btoa(String.fromCharCode(...bytes))}`,
+        api_key: apiKey,
+        created_at: new Date(this.#state.now()).toISOString(),
+      };
+      this.#registered.set(hook.id, hook);
+      // The simulator's signed events for this key now go to the registered endpoint.
+      this.#keyWebhooks.set(apiKey, {
+        url: hook.endpoint,
+        secret: hook.signing_secret,
+        events: DEFAULT_EVENTS.filter((e) => hook.events.includes(e)),
+        retry_delays_ms: [...DEFAULT_RETRY_DELAYS_MS],
+        delay_ms: 0,
+      });
+      return { status: 200, body: { object: "webhook", id: hook.id, signing_secret: hook.signing_secret } };
+    }
+    if (req.path === "/webhooks" && req.method === "GET") {
+      const data = [...this.#registered.values()].filter((h) => h.api_key === apiKey).map((
+        { api_key: _, ...h },
+      ) => h);
+      return { status: 200, body: { object: "list", has_more: false, data } };
+    }
+    const hook = this.#registered.get(decodeURIComponent(id));
+    if (!hook || hook.api_key !== apiKey) return fail(404, "not_found", "Webhook not found");
+    if (req.method === "GET") {
+      const { api_key: _, ...view } = hook;
+      return { status: 200, body: { object: "webhook", ...view, status: "enabled" } };
+    }
+    if (req.method === "DELETE") {
+      this.#registered.delete(hook.id);
+      const current = this.#keyWebhooks.get(apiKey);
+      if (current?.url === hook.endpoint) this.#keyWebhooks.delete(apiKey);
+      return { status: 200, body: { object: "webhook", id: hook.id, deleted: true } };
+    }
+    return this.#notAllowed();
   }
 
   #notAllowed(): ProviderResponse {

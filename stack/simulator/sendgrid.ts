@@ -108,6 +108,11 @@ function validate(body: unknown): { field: string; message: string } | null {
 class SendGridSimulator extends EmailSimulator<EmailWebhookConfig> implements Provider {
   readonly name = NAME;
   #invalidKeys = new Set<string>();
+  #keyScopes = new Map<string, string[]>();
+  #registered = new Map<
+    string,
+    { id: string; url: string; api_key: string; signed: boolean; settings: unknown }
+  >();
   #keys: Promise<{ pair: CryptoKeyPair; publicKey: string }>;
 
   constructor(state: SimState, webhooks: WebhookDispatcher) {
@@ -130,6 +135,8 @@ class SendGridSimulator extends EmailSimulator<EmailWebhookConfig> implements Pr
     if (!apiKey.startsWith("SG.") || this.#invalidKeys.has(apiKey)) {
       return errors(401, "The provided authorization grant is invalid, expired, or revoked");
     }
+    const settings = await this.#settingsApi(req, apiKey);
+    if (settings) return settings;
     if (req.path !== "/v3/mail/send") return errors(404, "The requested resource was not found");
     if (req.method !== "POST") return errors(405, "Method not allowed");
     const limited = this.rates.take(apiKey);
@@ -171,6 +178,59 @@ class SendGridSimulator extends EmailSimulator<EmailWebhookConfig> implements Pr
     return { status: 202, headers: { "x-message-id": id }, body: "" };
   }
 
+  /** `GET /v3/scopes` and the Event Webhook settings API (create, sign, delete); undefined for other paths. */
+  async #settingsApi(req: ProviderRequest, apiKey: string): Promise<ProviderResponse | undefined> {
+    const { method, path } = req;
+    if (path === "/v3/scopes" && method === "GET") {
+      const scopes = this.#keyScopes.get(apiKey) ??
+        [
+          "mail.send",
+          "user.webhooks.event.settings.create",
+          "user.webhooks.event.settings.read",
+          "user.webhooks.event.settings.update",
+          "user.webhooks.event.settings.delete",
+        ];
+      return { status: 200, body: { scopes } };
+    }
+    if (!path.startsWith("/v3/user/webhooks/event/settings")) return undefined;
+    const scopes = this.#keyScopes.get(apiKey);
+    if (scopes && !scopes.some((s) => s.startsWith("user.webhooks.event.settings"))) {
+      return errors(403, "access forbidden");
+    }
+    if (path === "/v3/user/webhooks/event/settings" && method === "POST") {
+      const body = isRecord(req.body) ? req.body : {};
+      if (typeof body.url !== "string" || !/^https?:\/\//.test(body.url)) {
+        return errors(400, "url is required and must be a valid URL", "url");
+      }
+      const id = crypto.randomUUID();
+      this.#registered.set(id, { id, url: body.url, api_key: apiKey, signed: false, settings: body });
+      const events = ["processed", "delivered", "deferred", "bounce", "dropped", "open", "click"]
+        .filter((e) => body[e] === true);
+      this.keyWebhooks.set(apiKey, {
+        url: body.url,
+        events: events.slice(0, 2),
+        retry_delays_ms: [1000, 5000],
+        delay_ms: 0,
+      });
+      return { status: 201, body: { id, ...body, public_key: "" } };
+    }
+    const signed = /^\/v3\/user\/webhooks\/event\/settings\/signed\/([^/]+)$/.exec(path);
+    const one = /^\/v3\/user\/webhooks\/event\/settings\/([^/]+)$/.exec(path);
+    const id = decodeURIComponent((signed ?? one)?.[1] ?? "");
+    const hook = this.#registered.get(id);
+    if (!hook || hook.api_key !== apiKey) return errors(404, "webhook not found");
+    if (signed && (method === "PATCH" || method === "GET")) {
+      if (method === "PATCH") hook.signed = isRecord(req.body) && req.body.enabled === true;
+      return { status: 200, body: { id, public_key: hook.signed ? (await this.#keys).publicKey : "" } };
+    }
+    if (one && method === "DELETE") {
+      this.#registered.delete(id);
+      if (this.keyWebhooks.get(apiKey)?.url === hook.url) this.keyWebhooks.delete(apiKey);
+      return { status: 204, body: "" };
+    }
+    return errors(405, "Method not allowed");
+  }
+
   faultResponse(rule: FaultRule): ProviderResponse {
     const headers: Record<string, string> = {};
     if (rule.retry_after_s !== null) headers["retry-after"] = String(rule.retry_after_s);
@@ -196,6 +256,10 @@ class SendGridSimulator extends EmailSimulator<EmailWebhookConfig> implements Pr
       }
       for (const k of invalid) this.#invalidKeys.add(k);
     }
+    // {api_key, scopes}: what GET /v3/scopes answers for that key (default: mail.send and the webhook scopes).
+    if (Array.isArray(input.scopes) && typeof input.api_key === "string") {
+      this.#keyScopes.set(input.api_key, input.scopes.map(String));
+    }
   }
 
   protected parseWebhook(input: unknown): EmailWebhookConfig | null {
@@ -217,6 +281,12 @@ class SendGridSimulator extends EmailSimulator<EmailWebhookConfig> implements Pr
     query: URLSearchParams,
     body: unknown,
   ): Promise<ProviderResponse | undefined> {
+    if (path === "/event_webhooks" && method === "GET") {
+      return {
+        status: 200,
+        body: [...this.#registered.values()].map((h) => ({ id: h.id, url: h.url, signed: h.signed })),
+      };
+    }
     if (path === "/public_key" && method === "GET") {
       return { status: 200, body: { public_key: (await this.#keys).publicKey } };
     }
@@ -226,6 +296,8 @@ class SendGridSimulator extends EmailSimulator<EmailWebhookConfig> implements Pr
   override reset(): void {
     super.reset();
     this.#invalidKeys.clear();
+    this.#keyScopes.clear();
+    this.#registered.clear();
   }
 
   /** One event as SendGrid posts it: a JSON array, custom args at the top level, a trailing CRLF. */

@@ -21,6 +21,7 @@ import {
   SimState,
 } from "./state.ts";
 import { createTaveProvider } from "./tave.ts";
+import { createTypeformProvider } from "./typeform.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
 
 /** Builds one simulated provider; adding a provider means writing one file and listing its factory here. */
@@ -39,6 +40,7 @@ export const providerFactories: readonly ProviderFactory[] = [
   createJotformProvider,
   createSendGridProvider,
   createMailgunProvider,
+  createTypeformProvider,
 ];
 
 /** Options of {@link startSimulator}. */

@@ -15,6 +15,7 @@ import type { WebhookDispatcher, WebhookSend } from "./webhooks.ts";
 
 const NAME = "twilio";
 const E164 = /^\+[1-9][0-9]{6,14}$/;
+const ACCOUNT_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\.json$/;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 /** Twilio's Advanced Opt-Out keywords. */
 const STOP_WORDS = new Set(["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]);
@@ -97,6 +98,8 @@ class TwilioSimulator implements Provider {
   }
 
   handle(req: ProviderRequest): Promise<ProviderResponse> {
+    const fetched = ACCOUNT_PATH.exec(req.path);
+    if (fetched && req.method === "GET") return Promise.resolve(this.#fetchAccount(req, fetched[1]));
     const m = MESSAGES_PATH.exec(req.path);
     if (!m) return Promise.resolve(fail(404, 20404, "The requested resource was not found"));
     if (req.method !== "POST") return Promise.resolve(fail(405, 20004, "Method not allowed"));
@@ -113,6 +116,38 @@ class TwilioSimulator implements Provider {
       return Promise.resolve(fail(401, 20003, "Authenticate"));
     }
     return this.#create(req, account);
+  }
+
+  /** `GET /2010-04-01/Accounts/{sid}.json`: the Account resource, Basic auth with the SID and Auth Token. */
+  #fetchAccount(req: ProviderRequest, rawSid: string): ProviderResponse {
+    const sid = decodeURIComponent(rawSid);
+    const account = this.#accounts.get(sid);
+    const basic = /^Basic\s+(\S+)$/i.exec(req.headers["authorization"] ?? "");
+    let user = "";
+    let password = "";
+    try {
+      [user, password] = basic ? atob(basic[1]).split(":") : ["", ""];
+    } catch {
+      user = "";
+    }
+    if (!account || user !== account.account_sid || password !== account.auth_token) {
+      return fail(401, 20003, "Authenticate");
+    }
+    const created = new Date(this.#state.now()).toUTCString();
+    return {
+      status: 200,
+      body: {
+        sid,
+        friendly_name: "Studio account",
+        status: "active",
+        type: "Full",
+        owner_account_sid: sid,
+        auth_token: account.auth_token,
+        date_created: created,
+        date_updated: created,
+        uri: `/2010-04-01/Accounts/${sid}.json`,
+      },
+    };
   }
 
   async #create(req: ProviderRequest, account: Account): Promise<ProviderResponse> {

@@ -1,0 +1,366 @@
+// The integrations function end to end through the gateway as a signed-in vendor: credentials verified with
+// the (simulated) provider before anything is stored, Vault, our webhook registered and removed, rotation,
+// health in list, and refusals (another supplier's user, malformed input, wrong credentials).
+import assert from "node:assert/strict";
+import { createSupplier } from "../helpers/fixtures.ts";
+import { sim, stackDb, supabase, userJwt } from "../helpers/stack.ts";
+import type { Sql } from "../helpers/db.ts";
+
+async function member(sql: Sql) {
+  const supplierId = await createSupplier(sql);
+  const userId = crypto.randomUUID();
+  await sql`insert into auth.users (id, email) values (${userId}::uuid, ${`${userId}@studio.example`})`;
+  await sql`insert into public.supplier_members (supplier_id, user_id) values (${supplierId}::uuid, ${userId}::uuid)`;
+  return { supplierId, jwt: await userJwt(userId) };
+}
+
+/** Calls the function with supabase-js as the app does; returns the status and the parsed body. */
+async function invoke(
+  jwt: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const client = await supabase(jwt);
+  const { data, error } = await client.functions.invoke("integrations", {
+    body: body as Record<string, unknown>,
+  });
+  if (!error) return { status: 200, body: data };
+  const res = (error as { context?: Response }).context;
+  if (!res) throw error;
+  return { status: res.status, body: await res.json() };
+}
+
+async function rowOf(sql: Sql, supplierId: string, provider: string) {
+  const [row] = await sql<
+    { id: string; status: string; settings: Record<string, unknown>; secret: string | null }[]
+  >`
+    select i.id::text, i.status, i.settings, s.decrypted_secret as secret
+    from public.supplier_integrations i left join vault.decrypted_secrets s on s.id = i.secret_id
+    where i.supplier_id = ${supplierId}::uuid and i.provider = ${provider}`;
+  return row;
+}
+
+type Registered = { id: string; endpoint: string; events: string[] };
+
+Deno.test("integrations connect verifies a Resend key, stores it in Vault and registers our webhook", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const apiKey = `re_live_${crypto.randomUUID().replaceAll("-", "")}`;
+    const res = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "resend",
+      credentials: { api_key: apiKey },
+      settings: { from: "Studio <hello@studio.example>" },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.ok(!JSON.stringify(res.body).includes(apiKey), "the key never comes back");
+    const webhook = res.body.webhook as { url: string; registered: boolean; registration: { id: string } };
+    assert.equal(webhook.registered, true);
+    assert.match(webhook.url, new RegExp(`/functions/v1/webhook-resend\\?supplier=${v.supplierId}$`));
+
+    const row = await rowOf(sql, v.supplierId, "resend");
+    assert.equal(row.status, "connected");
+    const secret = JSON.parse(row.secret!);
+    assert.equal(secret.api_key, apiKey);
+    assert.match(secret.webhook_secret, /^whsec_/);
+    assert.equal((row.settings.webhook as { id: string }).id, webhook.registration.id);
+
+    const hooks = await sim<Registered[]>("/_sim/resend/webhooks");
+    const mine = hooks.find((h) => h.id === webhook.registration.id);
+    assert.ok(mine, "the simulator recorded the registration");
+    assert.equal(mine.endpoint, webhook.url);
+    assert.ok(mine.events.includes("email.bounced"));
+
+    // list: status, reason, since, settings, never the secret.
+    const list = await invoke(v.jwt, { action: "list", supplier_id: v.supplierId });
+    assert.equal(list.status, 200);
+    const [item] = list.body.integrations as Record<string, unknown>[];
+    assert.equal(item.provider, "resend");
+    assert.equal(item.status, "connected");
+    assert.equal(item.status_reason, null);
+    assert.ok(!Number.isNaN(Date.parse(String(item.status_since))));
+    assert.ok(!JSON.stringify(list.body).includes(apiKey));
+    assert.ok(!JSON.stringify(list.body).includes(secret.webhook_secret));
+
+    // test: the key works.
+    const tested = await invoke(v.jwt, { action: "test", supplier_id: v.supplierId, provider: "resend" });
+    assert.equal(tested.status, 200);
+    assert.equal(tested.body.ok, true);
+
+    // rotate: a new key verified, one Vault update, the webhook secret kept.
+    const newKey = `re_live_${crypto.randomUUID().replaceAll("-", "")}`;
+    const rotated = await invoke(v.jwt, {
+      action: "rotate",
+      supplier_id: v.supplierId,
+      provider: "resend",
+      credentials: { api_key: newKey },
+    });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const after = await rowOf(sql, v.supplierId, "resend");
+    const rotatedSecret = JSON.parse(after.secret!);
+    assert.equal(rotatedSecret.api_key, newKey);
+    assert.equal(rotatedSecret.webhook_secret, secret.webhook_secret);
+    const [{ n }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from public.supplier_integrations where supplier_id = ${v.supplierId}::uuid`;
+    assert.equal(n, 1);
+
+    // A rotation to a rejected key changes nothing.
+    await sim("/_sim/config", { body: { provider: "resend", invalid_keys: ["re_revoked_rotation_key"] } });
+    const refused = await invoke(v.jwt, {
+      action: "rotate",
+      supplier_id: v.supplierId,
+      provider: "resend",
+      credentials: { api_key: "re_revoked_rotation_key" },
+    });
+    assert.equal(refused.status, 422);
+    assert.equal(JSON.parse((await rowOf(sql, v.supplierId, "resend")).secret!).api_key, newKey);
+
+    // disconnect: our registration is removed, then the row and its Vault secret.
+    const secretId = (await sql<{ secret_id: string }[]>`
+      select secret_id::text from public.supplier_integrations
+      where supplier_id = ${v.supplierId}::uuid and provider = 'resend'`)[0].secret_id;
+    const gone = await invoke(v.jwt, { action: "disconnect", supplier_id: v.supplierId, provider: "resend" });
+    assert.equal(gone.status, 200, JSON.stringify(gone.body));
+    assert.equal(gone.body.webhook_removed, true);
+    assert.equal(await rowOf(sql, v.supplierId, "resend"), undefined);
+    assert.equal((await sql`select 1 from vault.secrets where id = ${secretId}::uuid`).length, 0);
+    const remaining = await sim<Registered[]>("/_sim/resend/webhooks");
+    assert.ok(!remaining.some((h) => h.id === webhook.registration.id));
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("integrations connect answers 422 with Resend's reason for a rejected key and stores nothing", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const res = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "resend",
+      credentials: { api_key: "sk_not_a_resend_key" },
+    });
+    assert.equal(res.status, 422);
+    const error = res.body.error as { code: string; message: string };
+    assert.equal(error.code, "credentials_rejected");
+    assert.match(error.message, /API key is invalid/);
+    assert.equal(await rowOf(sql, v.supplierId, "resend"), undefined);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("integrations refuses another supplier's user and malformed input, writing nothing", async () => {
+  const sql = stackDb();
+  try {
+    const owner = await member(sql);
+    const other = await member(sql);
+    const foreign = await invoke(other.jwt, {
+      action: "connect",
+      supplier_id: owner.supplierId,
+      provider: "resend",
+      credentials: { api_key: `re_${crypto.randomUUID()}` },
+    });
+    assert.equal(foreign.status, 404);
+    const foreignList = await invoke(other.jwt, { action: "list", supplier_id: owner.supplierId });
+    assert.equal(foreignList.status, 404);
+
+    for (
+      const body of [
+        { action: "connect", supplier_id: owner.supplierId, provider: "resend", credentials: {} },
+        { action: "connect", supplier_id: owner.supplierId, provider: "nope", credentials: { api_key: "x" } },
+        {
+          action: "connect",
+          supplier_id: "not-a-uuid",
+          provider: "resend",
+          credentials: { api_key: "re_1234567" },
+        },
+        {
+          action: "connect",
+          supplier_id: owner.supplierId,
+          provider: "resend",
+          credentials: { api_key: `re_${crypto.randomUUID()}` },
+          settings: { base_url: "https://attacker.example" },
+        },
+        { action: "explode", supplier_id: owner.supplierId },
+      ]
+    ) {
+      const res = await invoke(owner.jwt, body);
+      assert.ok(res.status >= 400 && res.status < 500, `${JSON.stringify(body)} → ${res.status}`);
+    }
+    const [{ n }] = await sql<{ n: number }[]>`
+      select count(*)::int as n from public.supplier_integrations where supplier_id = ${owner.supplierId}::uuid`;
+    assert.equal(n, 0);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("integrations test marks a rejected integration disconnected, and a working one connected again", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const apiKey = `re_live_${crypto.randomUUID().replaceAll("-", "")}`;
+    const res = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "resend",
+      credentials: { api_key: apiKey },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await sim("/_sim/config", { body: { provider: "resend", invalid_keys: [apiKey] } });
+    const tested = await invoke(v.jwt, { action: "test", supplier_id: v.supplierId, provider: "resend" });
+    assert.equal(tested.status, 200);
+    assert.equal(tested.body.ok, false);
+    const list = await invoke(v.jwt, { action: "list", supplier_id: v.supplierId });
+    const [item] = list.body.integrations as Record<string, unknown>[];
+    assert.equal(item.status, "disconnected");
+    assert.match(String(item.status_reason), /API key is invalid/);
+    assert.ok(item.status_code);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("integrations connect checks Twilio's Account SID and Auth Token and answers the webhook steps", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const hex = () =>
+      Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const twilio = { account_sid: `AC${hex()}`, auth_token: hex() };
+    await sim("/_sim/config", { body: { provider: "twilio", ...twilio } });
+    const wrong = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "twilio",
+      credentials: { ...twilio, auth_token: hex() },
+      settings: { from: "+15005550006" },
+    });
+    assert.equal(wrong.status, 422, JSON.stringify(wrong.body));
+    assert.match((wrong.body.error as { message: string }).message, /Authenticate/);
+    assert.equal((wrong.body.error as { details: { provider_code: string } }).details.provider_code, "20003");
+    assert.equal(await rowOf(sql, v.supplierId, "twilio"), undefined);
+
+    const res = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "twilio",
+      credentials: twilio,
+      settings: { from: "+15005550006" },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.ok(!JSON.stringify(res.body).includes(twilio.auth_token));
+    const webhook = res.body.webhook as { url: string; registered: boolean; steps: string[] };
+    assert.equal(webhook.registered, false);
+    assert.ok(webhook.steps.some((s) => s.includes(webhook.url)));
+    assert.equal(
+      JSON.parse((await rowOf(sql, v.supplierId, "twilio")).secret!).auth_token,
+      twilio.auth_token,
+    );
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("integrations connect registers a signed Typeform webhook per form and disconnect removes it", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const token = `tfp_${crypto.randomUUID().replaceAll("-", "")}`;
+    const form = `F${crypto.randomUUID().slice(0, 7)}`;
+    await sim("/_sim/config", { body: { provider: "typeform", access_token: token, form_ids: [form] } });
+    const wrong = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "typeform",
+      credentials: { access_token: `tfp_${crypto.randomUUID().replaceAll("-", "")}` },
+      settings: { form_ids: [form] },
+    });
+    assert.equal(wrong.status, 422, JSON.stringify(wrong.body));
+    assert.match((wrong.body.error as { message: string }).message, /Authentication credentials not found/);
+
+    const res = await invoke(v.jwt, {
+      action: "connect",
+      supplier_id: v.supplierId,
+      provider: "typeform",
+      credentials: { access_token: token },
+      settings: { form_ids: [form] },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const secret = JSON.parse((await rowOf(sql, v.supplierId, "typeform")).secret!);
+    assert.ok(!JSON.stringify(res.body).includes(secret.webhook_secret));
+    type Hook = { form_id: string; url: string; has_secret: boolean };
+    const hook = (await sim<Hook[]>("/_sim/typeform/webhooks")).find((h) => h.form_id === form);
+    assert.ok(hook?.has_secret);
+    assert.equal(hook.url, (res.body.webhook as { url: string }).url);
+
+    // The simulator's signed response reaches webhook-typeform and passes its signature check (no journey
+    // token in it, so it is refused after verification, not with 401).
+    const fired = await sim<{ status: number }>(`/_sim/typeform/forms/${form}/responses`, { body: {} });
+    assert.notEqual(fired.status, 401);
+    assert.ok(fired.status >= 200 && fired.status < 500, String(fired.status));
+
+    const gone = await invoke(v.jwt, {
+      action: "disconnect",
+      supplier_id: v.supplierId,
+      provider: "typeform",
+    });
+    assert.equal(gone.status, 200, JSON.stringify(gone.body));
+    assert.equal(gone.body.webhook_removed, true);
+    assert.ok(!(await sim<Hook[]>("/_sim/typeform/webhooks")).some((h) => h.form_id === form));
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("integrations connect checks SendGrid scopes and registers a signed Event Webhook", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const connect = (api_key: string) =>
+      invoke(v.jwt, {
+        action: "connect",
+        supplier_id: v.supplierId,
+        provider: "sendgrid",
+        credentials: { api_key },
+      });
+    const revoked = await connect("not-a-sendgrid-key");
+    assert.equal(revoked.status, 422);
+    assert.match((revoked.body.error as { message: string }).message, /invalid, expired, or revoked/);
+    const readOnly = `SG.${crypto.randomUUID()}`;
+    await sim("/_sim/config", { body: { provider: "sendgrid", api_key: readOnly, scopes: ["stats.read"] } });
+    const noSend = await connect(readOnly);
+    assert.equal(noSend.status, 422);
+    assert.match((noSend.body.error as { message: string }).message, /mail\.send/);
+    assert.equal(await rowOf(sql, v.supplierId, "sendgrid"), undefined);
+
+    const apiKey = `SG.${crypto.randomUUID()}`;
+    const res = await connect(apiKey);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const webhook = res.body.webhook as { registered: boolean; registration: { id: string } };
+    assert.equal(webhook.registered, true);
+    const secret = JSON.parse((await rowOf(sql, v.supplierId, "sendgrid")).secret!);
+    const { public_key } = await sim<{ public_key: string }>("/_sim/sendgrid/public_key");
+    assert.equal(secret.webhook_public_key, public_key);
+    type Hook = { id: string; signed: boolean };
+    assert.ok(
+      (await sim<Hook[]>("/_sim/sendgrid/event_webhooks")).find((h) => h.id === webhook.registration.id)
+        ?.signed,
+    );
+
+    const gone = await invoke(v.jwt, {
+      action: "disconnect",
+      supplier_id: v.supplierId,
+      provider: "sendgrid",
+    });
+    assert.equal(gone.body.webhook_removed, true);
+    assert.ok(
+      !(await sim<Hook[]>("/_sim/sendgrid/event_webhooks")).some((h) => h.id === webhook.registration.id),
+    );
+  } finally {
+    await sql.end();
+  }
+});
