@@ -14,6 +14,8 @@ import { publishReadmeBlock } from "../scripts/readme_block.ts";
 import {
   type BacklogResult,
   backlogWorkload,
+  fairnessWorkload,
+  type FairnessResult,
   type DrainResult,
   drainWorkload,
   lastRunId,
@@ -38,6 +40,8 @@ export type BenchOptions = {
   rates?: number[];
   /** Skip the backlog workload (exploring). */
   backlog?: boolean;
+  /** Skip the fairness workload (exploring). */
+  fairness?: boolean;
   /** Simulated provider latency. */
   latencyMs: number;
   log: (line: string) => void;
@@ -66,8 +70,17 @@ const PLAN = {
     seconds: 30,
     backlog: [10_000, 1_000_000],
     claims: 200,
+    fairness: { burst: 20_000, rate: 20, seconds: 15 },
   },
-  smoke: { couples: 50, drain: 100, rates: [50], seconds: 2, backlog: [100, 1_000], claims: 10 },
+  smoke: {
+    couples: 50,
+    drain: 100,
+    rates: [50],
+    seconds: 2,
+    backlog: [100, 1_000],
+    claims: 10,
+    fairness: { burst: 100, rate: 10, seconds: 2 },
+  },
 };
 
 async function functionPid(name: string): Promise<number | undefined> {
@@ -146,6 +159,8 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     [];
   let backlog: { results: BacklogResult[]; plan: string };
   let lost: number;
+  let fairness: FairnessResult | null = null;
+  let lostSmall = 0;
   let drainCpu: CpuShare;
   try {
     log(`drain: ${plan.drain.toLocaleString("en")} runs from one bulk transition`);
@@ -176,7 +191,19 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
         log(`open loop ${rate}/s graphile-worker: p50 ${g.p50_ms} ms, p99 ${g.p99_ms} ms`);
       }
     }
-    lost = (await settle(scenario, firstRun, timeout)).open;
+    if (opts.fairness !== false) {
+      const f = plan.fairness;
+      log(`fairness: ${f.burst.toLocaleString("en")} due runs of one supplier, another at ${f.rate} transitions/s`);
+      const small = await setUpScenario(sql, 50);
+      try {
+        fairness = await fairnessWorkload(scenario, small, f.burst, f.rate, f.seconds, timeout);
+        lostSmall = (await settle(small, firstRun, timeout)).open;
+      } finally {
+        await tearDownScenario(small).catch((e) => log(`clean-up failed: ${e}`));
+      }
+      log(`fairness: small supplier p99 ${fairness.alone.p99_ms} ms alone, ${fairness.during_burst.p99_ms} ms during the burst`);
+    }
+    lost = (await settle(scenario, firstRun, timeout)).open + lostSmall;
     backlog = opts.backlog === false
       ? { results: [], plan: "" }
       : await backlogWorkload(plan.backlog, plan.claims, 50, log);
@@ -207,6 +234,10 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     p99_ms_at_1000_graphile: peerAt(1000)?.p99_ms ?? null,
     pg_cpu_ms_per_transition: at500?.pg_cpu_ms_per_transition ?? null,
     pg_cpu_ms_per_transition_graphile: peerAt(500)?.pg_cpu_ms_per_transition ?? null,
+    fair_p50_ms_small_alone: fairness?.alone.p50_ms ?? null,
+    fair_p99_ms_small_alone: fairness?.alone.p99_ms ?? null,
+    fair_p50_ms_small: fairness?.during_burst.p50_ms ?? null,
+    fair_p99_ms_small: fairness?.during_burst.p99_ms ?? null,
     duplicates: dupAfter - dupBefore,
     lost,
     claim_p99_ms_10k: claimAt(0),
@@ -231,6 +262,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     graphile: peer,
     open_loop: openLoop,
     open_loop_graphile: openLoopPeer,
+    fairness,
     backlog: backlog.results,
     claim_plan: backlog.plan,
   };
@@ -250,6 +282,8 @@ function checkTargets(r: {
   p99_ms_at_500: number | null;
   p99_ms_at_1000: number | null;
   pg_cpu_ms_per_transition: number | null;
+  fair_p99_ms_small_alone: number | null;
+  fair_p99_ms_small: number | null;
   duplicates: number;
   lost: number;
   claim_p99_ms_10k: number | null;
@@ -265,6 +299,9 @@ function checkTargets(r: {
   const claimRatio = r.claim_p99_ms_10k && r.claim_p99_ms_1m !== null
     ? Math.round((100 * r.claim_p99_ms_1m) / r.claim_p99_ms_10k) / 100
     : null;
+  const fairRatio = r.fair_p99_ms_small_alone && r.fair_p99_ms_small !== null
+    ? Math.round((100 * r.fair_p99_ms_small) / r.fair_p99_ms_small_alone) / 100
+    : null;
   return [
     check("runs_per_s", r.runs_per_s, ">= 1000", (v) => v >= 1000),
     check("ratio_vs_graphile", r.ratio_vs_graphile, ">= 1.5", (v) => v >= 1.5),
@@ -272,6 +309,7 @@ function checkTargets(r: {
     check("p99_ms_at_500", r.p99_ms_at_500, "<= 250", (v) => v <= 250),
     check("p99_ms_at_1000", r.p99_ms_at_1000, "<= 500", (v) => v <= 500),
     check("pg_cpu_ms_per_transition", r.pg_cpu_ms_per_transition, "<= 0.8", (v) => v <= 0.8),
+    check("fair_p99_ms_small / alone", fairRatio, "<= 2", (v) => v <= 2),
     check("duplicates", r.duplicates, "= 0", (v) => v === 0),
     check("lost", r.lost, "= 0", (v) => v === 0),
     check("claim_p99_1m / claim_p99_10k", claimRatio, "<= 2", (v) => v <= 2),
@@ -358,7 +396,7 @@ function printTable(r: Record<string, unknown>, targets: Target[], log: (line: s
   log("\n" + lines.join("\n"));
 }
 
-async function publish(
+export async function publish(
   r: Record<string, unknown>,
   levels: OpenLoopResult[],
   peerLevels: OpenLoopResult[],
@@ -395,6 +433,9 @@ async function publish(
     `| p99_ms_at_500_graphile | ${r.p99_ms_at_500_graphile ?? "-"} | |`,
     `| p99_ms_at_1000_graphile | ${r.p99_ms_at_1000_graphile ?? "-"} | |`,
     `| pg_cpu_ms_per_transition_graphile | ${r.pg_cpu_ms_per_transition_graphile ?? "-"} | |`,
+    `| fair_p99_ms_small_alone / fair_p99_ms_small | ${r.fair_p99_ms_small_alone ?? "-"} / ${
+      r.fair_p99_ms_small ?? "-"
+    } | |`,
     `| claim_p99_ms_10k / claim_p99_ms_1m | ${r.claim_p99_ms_10k} / ${r.claim_p99_ms_1m} | |`,
     "",
     "![Latency percentiles per load](bench/results/latency.svg)",
@@ -418,6 +459,7 @@ if (import.meta.main) {
     latencyMs: latencyArg ? Number(latencyArg) : 50,
     rates: ratesArg === undefined ? undefined : ratesArg.split(",").filter(Boolean).map(Number),
     backlog: !args.has("--no-backlog"),
+    fairness: !args.has("--no-fairness"),
     log,
   });
   Deno.exit(0);

@@ -154,6 +154,46 @@ export async function drainWorkload(s: BenchScenario, n: number, timeoutMs: numb
   };
 }
 
+/** What the fairness workload measured: the small supplier's open loop alone and during the burst. */
+export type FairnessResult = {
+  burst_runs: number;
+  burst_seconds: number;
+  rate: number;
+  alone: OpenLoopResult;
+  during_burst: OpenLoopResult;
+};
+
+/**
+ * Workload 4 (fairness between vendors): supplier `small` makes `rate` transitions/s for `seconds` alone,
+ * then again right after supplier `big` made `burst` runs due in one statement (a vendor importing couples,
+ * or a 09:00 anchor shared by thousands of couples), while those drain.
+ */
+export async function fairnessWorkload(
+  big: BenchScenario,
+  small: BenchScenario,
+  burst: number,
+  rate: number,
+  seconds: number,
+  timeoutMs: number,
+): Promise<FairnessResult> {
+  const alone = await openLoopWorkload(small, rate, seconds, timeoutMs);
+  const after = await lastRunId(big.sql);
+  await big.sql`
+    insert into public.journey_instances (journey_id, supplier_id, client_id)
+    select ${big.journeyId}::uuid, ${big.supplierId}::uuid, (${big.clientIds}::uuid[])[1 + g % ${big.clientIds.length}]
+    from generate_series(0, ${burst - 1}) g`;
+  const committed = Date.now();
+  const during = await openLoopWorkload(small, rate, seconds, timeoutMs);
+  const t = await settle(big, after, timeoutMs);
+  return {
+    burst_runs: burst,
+    burst_seconds: Math.round(((t.last_completed_ms ?? Date.now()) - committed) / 10) / 100,
+    rate,
+    alone,
+    during_burst: during,
+  };
+}
+
 /** What one open-loop level measured. */
 export type OpenLoopResult = {
   rate: number;
