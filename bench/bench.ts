@@ -14,10 +14,10 @@ import { publishReadmeBlock } from "../scripts/readme_block.ts";
 import {
   type BacklogResult,
   backlogWorkload,
-  fairnessWorkload,
-  type FairnessResult,
   type DrainResult,
   drainWorkload,
+  type FairnessResult,
+  fairnessWorkload,
   lastRunId,
   type OpenLoopResult,
   openLoopWorkload,
@@ -155,8 +155,8 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
   let drain: DrainResult;
   let peer: (PeerResult & { cpu_pct: CpuShare }) | null = null;
   const openLoop: (OpenLoopResult & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null })[] = [];
-  const openLoopPeer: (PeerOpenLoopResult & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null })[] =
-    [];
+  const openLoopPeer:
+    (PeerOpenLoopResult & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null })[] = [];
   let backlog: { results: BacklogResult[]; plan: string };
   let lost: number;
   let fairness: FairnessResult | null = null;
@@ -180,20 +180,34 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     }
     for (const rate of opts.rates ?? plan.rates) {
       log(`open loop: ${rate} transitions/s for ${plan.seconds} s`);
-      const [level, cpu, pgs] = await measureCpu(() => openLoopWorkload(scenario, rate, plan.seconds, timeout));
-      openLoop.push({ ...level, cpu_pct: cpu, pg_cpu_ms_per_transition: perTransition(pgs, level.transitions) });
+      const [level, cpu, pgs] = await measureCpu(() =>
+        openLoopWorkload(scenario, rate, plan.seconds, timeout)
+      );
+      openLoop.push({
+        ...level,
+        cpu_pct: cpu,
+        pg_cpu_ms_per_transition: perTransition(pgs, level.transitions),
+      });
       log(`open loop ${rate}/s: p50 ${level.p50_ms} ms, p99 ${level.p99_ms} ms`);
       if (opts.peer) {
         const [g, gcpu, gpgs] = await measureCpu(() =>
           graphileOpenLoop(scenario, rate, plan.seconds, settings.WORKER_CONCURRENCY, timeout)
         );
-        openLoopPeer.push({ ...g, cpu_pct: gcpu, pg_cpu_ms_per_transition: perTransition(gpgs, g.transitions) });
+        openLoopPeer.push({
+          ...g,
+          cpu_pct: gcpu,
+          pg_cpu_ms_per_transition: perTransition(gpgs, g.transitions),
+        });
         log(`open loop ${rate}/s graphile-worker: p50 ${g.p50_ms} ms, p99 ${g.p99_ms} ms`);
       }
     }
     if (opts.fairness !== false) {
       const f = plan.fairness;
-      log(`fairness: ${f.burst.toLocaleString("en")} due runs of one supplier, another at ${f.rate} transitions/s`);
+      log(
+        `fairness: ${
+          f.burst.toLocaleString("en")
+        } due runs of one supplier, another at ${f.rate} transitions/s`,
+      );
       const small = await setUpScenario(sql, 50);
       try {
         fairness = await fairnessWorkload(scenario, small, f.burst, f.rate, f.seconds, timeout);
@@ -201,7 +215,9 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       } finally {
         await tearDownScenario(small).catch((e) => log(`clean-up failed: ${e}`));
       }
-      log(`fairness: small supplier p99 ${fairness.alone.p99_ms} ms alone, ${fairness.during_burst.p99_ms} ms during the burst`);
+      log(
+        `fairness: small supplier p99 ${fairness.alone.p99_ms} ms alone, ${fairness.during_burst.p99_ms} ms during the burst`,
+      );
     }
     lost = (await settle(scenario, firstRun, timeout)).open + lostSmall;
     backlog = opts.backlog === false
@@ -275,7 +291,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
   return out;
 }
 
-function checkTargets(r: {
+export function checkTargets(r: {
   runs_per_s: number;
   ratio_vs_graphile: number | null;
   p50_ms_at_500: number | null;

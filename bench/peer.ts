@@ -184,7 +184,8 @@ export async function graphileOpenLoop(
         create table graphile_bench.settings (api_key text, subject text, html text);
         create trigger enqueue after insert on graphile_bench.transitions
           for each row execute function graphile_bench.enqueue();`);
-      await s.sql`insert into graphile_bench.settings values (${s.apiKey}, ${BENCH_TEMPLATE.subject}, ${BENCH_TEMPLATE.html})`;
+      await s
+        .sql`insert into graphile_bench.settings values (${s.apiKey}, ${BENCH_TEMPLATE.subject}, ${BENCH_TEMPLATE.html})`;
       const since = Date.now();
       const cpuBefore = await cpuSeconds(pid);
       const committedAt = await openLoopDriver(rate, seconds, async (driver, i) => {
@@ -217,6 +218,8 @@ export async function graphileOpenLoop(
       };
     });
   } finally {
-    await s.sql.unsafe(`drop schema if exists graphile_bench cascade; drop schema if exists ${SCHEMA} cascade`);
+    await s.sql.unsafe(
+      `drop schema if exists graphile_bench cascade; drop schema if exists ${SCHEMA} cascade`,
+    );
   }
 }

@@ -59,7 +59,10 @@ export function latencyChart(levels: OpenLoopResult[], caption: string, peer: Op
     const x0 = left + g * groupWidth + (groupWidth - barWidth * bars) / 2;
     const other = peerAt(level.rate);
     const drawn = peer.length > 0
-      ? [...series.map((s) => ({ s, l: level as OpenLoopResult | undefined })), ...peerSeries.map((s) => ({ s, l: other }))]
+      ? [
+        ...series.map((s) => ({ s, l: level as OpenLoopResult | undefined })),
+        ...peerSeries.map((s) => ({ s, l: other })),
+      ]
       : series.map((s) => ({ s, l: level as OpenLoopResult | undefined }));
     drawn.forEach(({ s, l }, i) => {
       const v = l?.[s.key] || 0;

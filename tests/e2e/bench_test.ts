@@ -54,7 +54,11 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
     ]);
     assert.equal(results.backlog.length, 2);
     for (const level of [results.fairness.alone, results.fairness.during_burst]) {
-      assert.equal(level.received, level.transitions, "every run of the small supplier reached the simulator");
+      assert.equal(
+        level.received,
+        level.transitions,
+        "every run of the small supplier reached the simulator",
+      );
     }
     assert.match(results.claim_plan, /module_runs/, "the claim's plan was recorded");
   } finally {
