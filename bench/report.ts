@@ -15,8 +15,9 @@ export function table(rows: (string | number | null)[][]): string {
 
 const escapeXml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-/** Grouped bars of p50 / p95 / p99 (commit → provider request) for each open-loop rate. */
-export function latencyChart(levels: OpenLoopResult[], caption: string): string {
+/** Grouped bars of p50 / p95 / p99 (commit → provider request) for each open-loop rate, ours and, when
+ * given, graphile-worker's at the same rate beside them. */
+export function latencyChart(levels: OpenLoopResult[], caption: string, peer: OpenLoopResult[] = []): string {
   const width = 640;
   const height = 360;
   const left = 60;
@@ -27,12 +28,19 @@ export function latencyChart(levels: OpenLoopResult[], caption: string): string 
     { key: "p95_ms", label: "p95", color: "#f28e2b" },
     { key: "p99_ms", label: "p99", color: "#e15759" },
   ] as const;
-  const max = Math.max(1, ...levels.flatMap((l) => series.map((s) => l[s.key] || 0)));
+  const peerSeries = [
+    { key: "p50_ms", label: "graphile p50", color: "#a0cbe8" },
+    { key: "p95_ms", label: "graphile p95", color: "#ffbe7d" },
+    { key: "p99_ms", label: "graphile p99", color: "#ff9d9a" },
+  ] as const;
+  const peerAt = (rate: number) => peer.find((l) => l.rate === rate);
+  const bars = peer.length > 0 ? series.length * 2 : series.length;
+  const max = Math.max(1, ...[...levels, ...peer].flatMap((l) => series.map((s) => l[s.key] || 0)));
   const step = niceStep(max / 5);
   const yMax = Math.ceil(max / step) * step;
   const y = (v: number) => bottom - ((bottom - top) * v) / yMax;
   const groupWidth = (width - left - 20) / Math.max(1, levels.length);
-  const barWidth = Math.min(40, (groupWidth - 30) / series.length);
+  const barWidth = Math.min(40, (groupWidth - 30) / bars);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
@@ -48,9 +56,16 @@ export function latencyChart(levels: OpenLoopResult[], caption: string): string 
     );
   }
   levels.forEach((level, g) => {
-    const x0 = left + g * groupWidth + (groupWidth - barWidth * series.length) / 2;
-    series.forEach((s, i) => {
-      const v = level[s.key] || 0;
+    const x0 = left + g * groupWidth + (groupWidth - barWidth * bars) / 2;
+    const other = peerAt(level.rate);
+    const drawn = peer.length > 0
+      ? [
+        ...series.map((s) => ({ s, l: level as OpenLoopResult | undefined })),
+        ...peerSeries.map((s) => ({ s, l: other })),
+      ]
+      : series.map((s) => ({ s, l: level as OpenLoopResult | undefined }));
+    drawn.forEach(({ s, l }, i) => {
+      const v = l?.[s.key] || 0;
       const x = x0 + i * barWidth;
       parts.push(
         `<rect x="${x}" y="${y(v)}" width="${barWidth - 4}" height="${bottom - y(v)}" fill="${s.color}"/>`,
@@ -68,10 +83,10 @@ export function latencyChart(levels: OpenLoopResult[], caption: string): string 
       }" text-anchor="middle" fill="#555" font-size="10">achieved ${level.achieved_per_s}/s, ${level.received} runs</text>`,
     );
   });
-  series.forEach((s, i) => {
+  [...series, ...(peer.length > 0 ? peerSeries : [])].forEach((s, i) => {
     parts.push(
-      `<rect x="${left + 10 + i * 70}" y="${height - 16}" width="10" height="10" fill="${s.color}"/>`,
-      `<text x="${left + 24 + i * 70}" y="${height - 7}">${s.label}</text>`,
+      `<rect x="${left + 10 + i * 88}" y="${height - 16}" width="10" height="10" fill="${s.color}"/>`,
+      `<text x="${left + 24 + i * 88}" y="${height - 7}">${s.label}</text>`,
     );
   });
   parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${bottom}" stroke="#333"/>`, "</svg>");

@@ -67,8 +67,9 @@ export async function simulator<T>(path: string, body?: unknown): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-/** When the simulator received the first request of each run of ours (run id → ms since the epoch). */
-async function receivedAt(sinceMs: number): Promise<Map<number, number>> {
+/** When the simulator received the first request of each run of ours (run id → ms since the epoch), or
+ * of each job tagged `tag` (the peer's). */
+export async function receivedAt(sinceMs: number, tag = "run"): Promise<Map<number, number>> {
   const emails = await simulator<
     { tags: { name: string; value: string }[] | null; received_at_ms: number }[]
   >(
@@ -76,7 +77,7 @@ async function receivedAt(sinceMs: number): Promise<Map<number, number>> {
   );
   const first = new Map<number, number>();
   for (const e of emails) {
-    const run = e.tags?.find((t) => t.name === "run")?.value;
+    const run = e.tags?.find((t) => t.name === tag)?.value;
     if (run === undefined) continue;
     const id = Number(run);
     first.set(id, Math.min(first.get(id) ?? Infinity, e.received_at_ms));
@@ -153,6 +154,46 @@ export async function drainWorkload(s: BenchScenario, n: number, timeoutMs: numb
   };
 }
 
+/** What the fairness workload measured: the small supplier's open loop alone and during the burst. */
+export type FairnessResult = {
+  burst_runs: number;
+  burst_seconds: number;
+  rate: number;
+  alone: OpenLoopResult;
+  during_burst: OpenLoopResult;
+};
+
+/**
+ * Workload 4 (fairness between vendors): supplier `small` makes `rate` transitions/s for `seconds` alone,
+ * then again right after supplier `big` made `burst` runs due in one statement (a vendor importing couples,
+ * or a 09:00 anchor shared by thousands of couples), while those drain.
+ */
+export async function fairnessWorkload(
+  big: BenchScenario,
+  small: BenchScenario,
+  burst: number,
+  rate: number,
+  seconds: number,
+  timeoutMs: number,
+): Promise<FairnessResult> {
+  const alone = await openLoopWorkload(small, rate, seconds, timeoutMs);
+  const after = await lastRunId(big.sql);
+  await big.sql`
+    insert into public.journey_instances (journey_id, supplier_id, client_id)
+    select ${big.journeyId}::uuid, ${big.supplierId}::uuid, (${big.clientIds}::uuid[])[1 + g % ${big.clientIds.length}]
+    from generate_series(0, ${burst - 1}) g`;
+  const committed = Date.now();
+  const during = await openLoopWorkload(small, rate, seconds, timeoutMs);
+  const t = await settle(big, after, timeoutMs);
+  return {
+    burst_runs: burst,
+    burst_seconds: Math.round(((t.last_completed_ms ?? Date.now()) - committed) / 10) / 100,
+    rate,
+    alone,
+    during_burst: during,
+  };
+}
+
 /** What one open-loop level measured. */
 export type OpenLoopResult = {
   rate: number;
@@ -177,32 +218,15 @@ export async function openLoopWorkload(
   seconds: number,
   timeoutMs: number,
 ): Promise<OpenLoopResult> {
-  const driver = postgres(dbUrl(), { max: 32, onnotice: () => {} });
   const after = await lastRunId(s.sql);
   const since = Date.now();
-  const committedAt = new Map<string, number>();
-  const total = Math.round(rate * seconds);
-  const transition = async (i: number) => {
+  const committedAt = await openLoopDriver(rate, seconds, async (driver, i) => {
     const [row] = await driver<{ id: string; at_ms: number }[]>`
       insert into public.journey_instances (journey_id, supplier_id, client_id)
       values (${s.journeyId}::uuid, ${s.supplierId}::uuid, ${s.clientIds[i % s.clientIds.length]}::uuid)
       returning id, (extract(epoch from clock_timestamp()) * 1000)::float8 as at_ms`;
-    committedAt.set(row.id, row.at_ms);
-  };
-  try {
-    await driver`select 1`;
-    const started = performance.now();
-    const inflight: Promise<void>[] = [];
-    let issued = 0;
-    while (issued < total) {
-      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
-      while (issued < due) inflight.push(transition(issued++));
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    await Promise.all(inflight);
-  } finally {
-    await driver.end({ timeout: 5 });
-  }
+    return [row.id, row.at_ms];
+  });
   const t = await settle(s, after, timeoutMs);
   const runs = await s.sql<{ id: number; instance_id: string }[]>`
     select id::float8 as id, journey_instance_id as instance_id from public.module_runs
@@ -214,6 +238,50 @@ export async function openLoopWorkload(
     const committed = committedAt.get(run.instance_id);
     if (at !== undefined && committed !== undefined) latencies.push(at - committed);
   }
+  return openLoopSummary(rate, seconds, committedAt, latencies, t.open);
+}
+
+/**
+ * Issues `rate × seconds` transitions at `rate` per second from a pool of 32 connections, whatever the
+ * system under test does (open loop); `transition` returns its key and its commit clock (ms).
+ */
+export async function openLoopDriver(
+  rate: number,
+  seconds: number,
+  transition: (driver: Sql, i: number) => Promise<[string, number]>,
+): Promise<Map<string, number>> {
+  const driver = postgres(dbUrl(), { max: 32, onnotice: () => {} });
+  const committedAt = new Map<string, number>();
+  const total = Math.round(rate * seconds);
+  const one = async (i: number) => {
+    const [key, at] = await transition(driver as unknown as Sql, i);
+    committedAt.set(key, at);
+  };
+  try {
+    await driver`select 1`;
+    const started = performance.now();
+    const inflight: Promise<void>[] = [];
+    let issued = 0;
+    while (issued < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+      while (issued < due) inflight.push(one(issued++));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(inflight);
+  } finally {
+    await driver.end({ timeout: 5 });
+  }
+  return committedAt;
+}
+
+/** One open-loop level's figures from the commit clocks and the latencies measured. */
+export function openLoopSummary(
+  rate: number,
+  seconds: number,
+  committedAt: Map<string, number>,
+  latencies: number[],
+  open: number,
+): OpenLoopResult {
   const commits = [...committedAt.values()];
   const span = (Math.max(...commits) - Math.min(...commits)) / 1000;
   const l = latencySummary(latencies);
@@ -226,7 +294,7 @@ export async function openLoopWorkload(
     p50_ms: l.p50,
     p95_ms: l.p95,
     p99_ms: l.p99,
-    open: t.open,
+    open,
   };
 }
 

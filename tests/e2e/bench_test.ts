@@ -22,6 +22,14 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
         "ratio_vs_graphile",
         "p50_ms_at_500",
         "p99_ms_at_500",
+        "p99_ms_at_500_graphile",
+        "p99_ms_at_1000",
+        "p99_ms_at_1000_graphile",
+        "pg_cpu_ms_per_transition",
+        "pg_cpu_ms_per_transition_graphile",
+        "fair_p50_ms_small",
+        "fair_p99_ms_small",
+        "fair_p99_ms_small_alone",
         "duplicates",
         "lost",
         "claim_p99_ms_10k",
@@ -45,6 +53,13 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
       "postgres",
     ]);
     assert.equal(results.backlog.length, 2);
+    for (const level of [results.fairness.alone, results.fairness.during_burst]) {
+      assert.equal(
+        level.received,
+        level.transitions,
+        "every run of the small supplier reached the simulator",
+      );
+    }
     assert.match(results.claim_plan, /module_runs/, "the claim's plan was recorded");
   } finally {
     await Deno.remove(out);
