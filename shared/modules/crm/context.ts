@@ -18,7 +18,7 @@ export type CrmContext = Couple & {
   journey_instance_id: string | null;
   journey_id: string | null;
   journey_name: string | null;
-  journey_status: "active" | "completed" | "cancelled" | null;
+  journey_status: "active" | "paused" | "completed" | "cancelled" | null;
   step_id: string | null;
   step_position: number | null;
   step_module: string | null;
