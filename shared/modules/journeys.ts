@@ -2,7 +2,7 @@
 // journey, cancel a booking, and a dry run. Each action is one SQL function run as the signed-in user.
 import type { Sql } from "../db/client.ts";
 import { HttpError, json, parseJson, readRawBody, withErrors } from "../http/errors.ts";
-import { asUser, userClaims } from "../http/user.ts";
+import { type UserClaims, userClaims } from "../http/user.ts";
 import { parseOr422 } from "../http/validate.ts";
 import { journeysRequest } from "../api/journeys.ts";
 import { stepConfigSchemas } from "./registry.ts";
@@ -24,13 +24,14 @@ export function journeysHandler(deps: { sql: Sql; log?: (line: string) => void }
     const claims = userClaims(req);
     const body = parseOr422(journeysRequest, parseJson(await readRawBody(req)), "journeys request");
     try {
-      const result = await asUser(deps.sql, claims, async (tx) => {
+      const result = await withClaims(deps.sql, claims, async (tx) => {
         switch (body.action) {
           case "update_step": {
             let config: unknown = null;
             if (body.config !== undefined) {
               const [step] = await tx<{ module_type: ModuleType }[]>`
-                select module_type::text as module_type from public.journey_steps where id = ${body.step_id}::uuid`;
+                select module_type::text as module_type from public.journey_steps
+                where id = ${body.step_id}::uuid and public.is_supplier_member(supplier_id)`;
               if (!step) throw new HttpError(404, "not_found", `Step ${body.step_id} not found`);
               const schema = stepConfigSchemas[step.module_type];
               if (!schema) {
@@ -91,6 +92,18 @@ export function journeysHandler(deps: { sql: Sql; log?: (line: string) => void }
       throw error;
     }
   }, deps.log);
+}
+
+/**
+ * Runs `work` in a transaction with the user's claims set, so auth.uid() is the user, on the function's
+ * own role: the journey management SQL functions check membership themselves and are not callable by
+ * the API roles (anon, authenticated).
+ */
+function withClaims<T>(sql: Sql, claims: UserClaims, work: (tx: Sql) => Promise<T>): Promise<T> {
+  return sql.begin(async (tx) => {
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+    return work(tx as unknown as Sql);
+  }) as Promise<T>;
 }
 
 async function one(query: Promise<{ r: unknown }[]>): Promise<unknown> {

@@ -1,7 +1,8 @@
 -- Journey management for the vendor's app: update, delete and reorder steps (with what happens to their
 -- pending runs), pause / resume / cancel a couple's journey, cancel on a CRM "booking cancelled", and a dry
 -- run of a journey for a couple. Every entry point is security definer, checks that the signed-in user is a
--- member of the supplier (a foreign row is "not found"), and is called by the journeys function as that user.
+-- member of the supplier (auth.uid(); a foreign row is "not found"), and is called by the journeys function
+-- with the signed-in user's claims set.
 --
 -- Errors raised for the function to map: P0002 not found (404), 55000 wrong state (409), 22023 bad input (422).
 
@@ -555,7 +556,9 @@ revoke execute on function
   public.cancel_client_journeys(uuid, uuid, text, text)
 from public, anon, authenticated;
 
--- Called by the journeys function as the signed-in vendor user; each checks membership itself.
+-- The journeys function calls these on its own connection with the signed-in user's claims set (so
+-- auth.uid() is the user and each function checks membership itself); nobody calls them through the API
+-- roles, so the only security definer function anon or authenticated may call stays the RLS predicate.
 revoke execute on function
   public.update_journey_step(uuid, jsonb, jsonb),
   public.delete_journey_step(uuid, text),
@@ -565,14 +568,4 @@ revoke execute on function
   public.cancel_journey_instance(uuid, text),
   public.cancel_couple_journeys(uuid, text),
   public.journey_dry_run(uuid, uuid, timestamptz)
-from public, anon;
-grant execute on function
-  public.update_journey_step(uuid, jsonb, jsonb),
-  public.delete_journey_step(uuid, text),
-  public.reorder_journey_steps(uuid, uuid[]),
-  public.pause_journey_instance(uuid, text),
-  public.resume_journey_instance(uuid),
-  public.cancel_journey_instance(uuid, text),
-  public.cancel_couple_journeys(uuid, text),
-  public.journey_dry_run(uuid, uuid, timestamptz)
-to authenticated;
+from public, anon, authenticated;
