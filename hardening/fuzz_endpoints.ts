@@ -20,6 +20,7 @@ import { inboundEvent } from "../shared/modules/crm/inbound.ts";
 import { internalBody, typeformEvent } from "../shared/modules/form/endpoints.ts";
 import { inbound as twilioInbound, status as twilioStatus } from "../shared/modules/sms/twilio_webhook.ts";
 import { stepBody } from "../shared/modules/journey_steps.ts";
+import { JOURNEYS_REQUESTS } from "../shared/api/journeys.ts";
 import { signSvix } from "../shared/webhooks/svix.ts";
 import { signSendGrid } from "../shared/webhooks/sendgrid.ts";
 import { signMailgun } from "../shared/webhooks/mailgun.ts";
@@ -134,7 +135,7 @@ function webhookEndpoint(
   };
 }
 
-/** Every public endpoint (the 28 functions of supabase/config.toml). */
+/** Every public endpoint (the 29 functions of supabase/config.toml). */
 export const ENDPOINTS: EndpointSpec[] = [
   moduleEndpoint("module-email"),
   moduleEndpoint("module-sms"),
@@ -145,6 +146,7 @@ export const ENDPOINTS: EndpointSpec[] = [
   moduleEndpoint("module-referral"),
   moduleEndpoint("crm-sync"),
   userEndpoint("journey-steps", [stepBody]),
+  userEndpoint("journeys", JOURNEYS_REQUESTS, 64 * 1024),
   userEndpoint("meeting-setup", [meetingSetupBody], 16 * 1024),
   userEndpoint("email-preview", [previewBody]),
   userEndpoint("email-validate", [validateBody]),

@@ -8,6 +8,9 @@ import { journeysRequest } from "../api/journeys.ts";
 import { stepConfigSchemas } from "./registry.ts";
 import type { ModuleType } from "../runs/types.ts";
 
+/** Largest body read: a reorder of 1,000 steps fits. */
+export const MAX_BODY = 64 * 1024;
+
 const PG_ERRORS: Record<string, [number, string]> = {
   P0002: [404, "not_found"],
   "55000": [409, "wrong_state"],
@@ -22,7 +25,7 @@ export function journeysHandler(deps: { sql: Sql; log?: (line: string) => void }
   return withErrors(async (req) => {
     if (req.method !== "POST") throw new HttpError(405, "method_not_allowed", "Use POST");
     const claims = userClaims(req);
-    const body = parseOr422(journeysRequest, parseJson(await readRawBody(req)), "journeys request");
+    const body = parseOr422(journeysRequest, parseJson(await readRawBody(req, MAX_BODY)), "journeys request");
     try {
       const result = await withClaims(deps.sql, claims, async (tx) => {
         switch (body.action) {
