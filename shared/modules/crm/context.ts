@@ -18,7 +18,7 @@ export type CrmContext = Couple & {
   journey_instance_id: string | null;
   journey_id: string | null;
   journey_name: string | null;
-  journey_status: "active" | "paused" | "completed" | "cancelled" | null;
+  journey_status: "active" | "completed" | "cancelled" | null;
   step_id: string | null;
   step_position: number | null;
   step_module: string | null;
@@ -39,7 +39,9 @@ export async function loadCrmContexts(sql: Sql, ids: number[]): Promise<Map<numb
       e.id as event_id, e.event_type, e.changes, e.occurred_at, e.client_id,
       c.couple_name, c.email, c.phone, c.wedding_date::text as wedding_date,
       c.booking_date::text as booking_date, c.venue, c.custom,
-      e.journey_instance_id, i.journey_id, j.name as journey_name, i.status::text as journey_status,
+      e.journey_instance_id, i.journey_id, j.name as journey_name,
+      -- Webhook v1 knows active, completed and cancelled: a paused journey is still under way.
+      case i.status when 'paused' then 'active' else i.status::text end as journey_status,
       e.step_id, st.position as step_position, st.module_type::text as step_module,
       si.settings, si.secret_id::text as secret_id, si.status as integration_status,
       l.contact_id, l.job_id, l.lead_job_id,

@@ -25,7 +25,7 @@ export const crmWebhookPayload = z.strictObject({
       instance_id: z.uuid(),
       journey_id: z.uuid(),
       name: z.string(),
-      status: z.enum(["active", "paused", "completed", "cancelled"]),
+      status: z.enum(["active", "completed", "cancelled"]),
     }).nullable(),
     /** step.completed: the step that completed. */
     step: z.strictObject({
