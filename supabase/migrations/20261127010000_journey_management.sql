@@ -42,6 +42,19 @@ $$;
 comment on function public.member_instance(uuid) is
   'The journey instance, locked, when the signed-in user is a member of its supplier; raises P0002 otherwise.';
 
+create function public.is_bookkeeping_run(p_run public.module_runs) returns boolean
+language sql stable
+set search_path = ''
+as $$
+  -- CRM syncs and the wedding-timeline sync to the vendor's calendar are not sends to the couple: they keep
+  -- going when a journey is paused or cancelled (a cancel enqueues the calendar clean-up itself).
+  select p_run.module_type = 'crm'
+    or exists (select 1 from public.timeline_syncs t where t.run_id = p_run.id)
+$$;
+comment on function public.is_bookkeeping_run(public.module_runs) is
+  'True for a run that is the platform''s bookkeeping (CRM sync, wedding-timeline sync), not a send to the '
+  'couple: pausing or cancelling a journey leaves it alone.';
+
 create function public.next_business_time(p_at timestamptz, p_tz text, p_hours jsonb) returns timestamptz
 language plpgsql stable
 set search_path = ''
@@ -146,6 +159,12 @@ begin
     from updated;
     if v_skipped is not null then
       perform public.advance_instances(v_skipped);
+    end if;
+    if exists (
+      select 1 from public.module_runs
+      where step_id = p_step_id and status = 'pending' and run_at <= now() + interval '1 second'
+    ) then
+      perform public.kick(v_after.module_type);
     end if;
   end if;
 
@@ -257,7 +276,8 @@ begin
       last_error = jsonb_build_object('kind', 'held', 'code', 'journey_paused', 'message', v_message,
         'held_at', now(), 'previous', last_error)
   where journey_instance_id = p_instance_id and status in ('pending', 'held')
-    and coalesce(last_error ->> 'code', '') <> 'journey_paused';
+    and coalesce(last_error ->> 'code', '') <> 'journey_paused'
+    and not public.is_bookkeeping_run(module_runs);
   get diagnostics v_held = row_count;
   return jsonb_build_object('instance_id', p_instance_id, 'status', 'paused', 'held_runs', v_held);
 end
@@ -373,7 +393,8 @@ begin
   update public.module_runs
   set status = 'cancelled', completed_at = now(), updated_at = now(), lease_expires_at = null,
       last_error = jsonb_build_object('kind', 'cancelled', 'code', p_code, 'message', p_reason)
-  where journey_instance_id = any (p_instance_ids) and status in ('pending', 'held', 'waiting');
+  where journey_instance_id = any (p_instance_ids) and status in ('pending', 'held', 'waiting')
+    and not public.is_bookkeeping_run(module_runs);
   get diagnostics v_cancelled = row_count;
   return v_cancelled;
 end
@@ -548,6 +569,7 @@ comment on function public.journey_dry_run(uuid, uuid, timestamptz) is
   'Steps count from the previous step''s send; a step that waits for the couple is assumed to complete then.';
 
 revoke execute on function
+  public.is_bookkeeping_run(public.module_runs),
   public.member_step(uuid),
   public.member_instance(uuid),
   public.next_business_time(timestamptz, text, jsonb),

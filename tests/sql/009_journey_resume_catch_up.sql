@@ -1,8 +1,8 @@
 -- Resume catches up with what happened while a journey was paused: a run in flight that finished advances
 -- the journey, one that found the journey paused is planned again, a step reached while paused (its step
--- was deleted) is planned; deleting a step cancels its waiting run too.
+-- was deleted) is planned; deleting a step cancels its waiting run too; cancelling leaves the calendar sync.
 begin;
-select plan(8);
+select plan(10);
 
 \ir seed/two_suppliers.sql
 insert into public.journey_steps (id, journey_id, supplier_id, position, module_type, config) values
@@ -50,6 +50,20 @@ select public.resume_journey_instance('11000000-0000-4000-8000-00000000000b');
 select is((select count(*)::int from public.module_runs
   where step_id = '50000000-0000-4000-8000-0000000000b3' and status = 'pending'), 1,
   'resume plans the step the journey reached while paused');
+
+-- The wedding-timeline sync to the vendor's calendar is bookkeeping, not a send: a cancel leaves it to run.
+with r as (
+  insert into public.module_runs (supplier_id, journey_instance_id, module_type, run_at, idempotency_key)
+  values ('a0000000-0000-4000-8000-00000000000b', '11000000-0000-4000-8000-00000000000b', 'meeting',
+    now() + interval '1 hour', 'timeline:test')
+  returning id
+)
+insert into public.timeline_syncs (run_id, supplier_id, journey_instance_id)
+select id, 'a0000000-0000-4000-8000-00000000000b', '11000000-0000-4000-8000-00000000000b' from r;
+select is(public.cancel_journey_instance('11000000-0000-4000-8000-00000000000b', 'called off') ->> 'cancelled_runs', '1',
+  'cancel ends the pending send');
+select is((select status::text from public.module_runs where idempotency_key = 'timeline:test'), 'pending',
+  'and leaves the calendar sync');
 
 select * from finish();
 rollback;
