@@ -22,6 +22,7 @@ import { internalBody, typeformEvent } from "../shared/modules/form/endpoints.ts
 import { inbound as twilioInbound, status as twilioStatus } from "../shared/modules/sms/twilio_webhook.ts";
 import { stepBody } from "../shared/modules/journey_steps.ts";
 import { integrationsRequest } from "../shared/api/integrations.ts";
+import { JOURNEYS_REQUESTS } from "../shared/api/journeys.ts";
 import { signSvix } from "../shared/webhooks/svix.ts";
 import { signSendGrid } from "../shared/webhooks/sendgrid.ts";
 import { signMailgun } from "../shared/webhooks/mailgun.ts";
@@ -148,6 +149,7 @@ export const ENDPOINTS: EndpointSpec[] = [
   moduleEndpoint("crm-sync"),
   userEndpoint("journey-steps", [stepBody]),
   userEndpoint("activity", [activityRequest], 16 * 1024),
+  userEndpoint("journeys", JOURNEYS_REQUESTS, 64 * 1024),
   userEndpoint("meeting-setup", [meetingSetupBody], 16 * 1024),
   userEndpoint("integrations", [integrationsRequest], 32 * 1024),
   userEndpoint("email-preview", [previewBody]),

@@ -7,6 +7,7 @@ import { publishReadmeBlock } from "../scripts/readme_block.ts";
 import { checkReceivers } from "./security_receivers.ts";
 import { checkScheme, SCHEMES } from "./security_schemes.ts";
 import { scanHygiene } from "./security_hygiene.ts";
+import { checkUserEndpoints } from "./security_users.ts";
 
 if ((await daemonPid()) === undefined) {
   console.error("The local stack is not running: start it (npm run stack -- up) and run suites first.");
@@ -22,17 +23,21 @@ for (const scheme of SCHEMES) {
 }
 
 const sql = stackDb();
-let receivers, hygiene;
+let receivers, users, hygiene;
 try {
   receivers = await checkReceivers(sql);
+  users = await checkUserEndpoints(sql);
   hygiene = await scanHygiene(sql);
 } finally {
   await sql.end();
 }
 const refused = receivers.filter((c) => c.status === 401 || c.status === 403);
 const wrote = receivers.filter((c) => c.wrote !== 0);
+const usersRefused = users.filter((c) => c.status === 401 || c.status === 403);
+const usersChanged = users.filter((c) => c.changed);
 const failures = schemes.reduce((n, s) => n + s.failures.length, 0) +
-  (receivers.length - refused.length) + wrote.length + hygiene.secret_hits.length +
+  (receivers.length - refused.length) + wrote.length + (users.length - usersRefused.length) +
+  usersChanged.length + hygiene.secret_hits.length +
   hygiene.personal_hits.length;
 
 const results = {
@@ -50,6 +55,12 @@ const results = {
       ) => [s, receivers.filter((c) => c.status === s).length]),
     ),
     not_refused: receivers.filter((c) => c.status !== 401 && c.status !== 403),
+  },
+  user_endpoints: {
+    requests: users.length,
+    refused: usersRefused.length,
+    changed: usersChanged.length,
+    not_refused: users.filter((c) => c.status !== 401 && c.status !== 403),
   },
   hygiene,
 };
@@ -77,6 +88,14 @@ ${rows.join("\n")}
 } secret set-ups × unsigned/forged) | ${receivers.length} |
 | Refused with 401/403 | ${refused.length} |
 | Requests that wrote a row | ${wrote.length} |
+
+| Vendor app endpoints without a signed-in user | |
+|---|---:|
+| Requests (${new Set(users.map((c) => c.fn)).size} endpoints × ${
+  new Set(users.map((c) => c.credential)).size
+} credentials: none, other secret, expired, anon, service_role) | ${users.length} |
+| Refused with 401/403 | ${usersRefused.length} |
+| Requests that changed the vendor's journeys | ${usersChanged.length} |
 
 | Secret hygiene scan | |
 |---|---:|

@@ -150,7 +150,7 @@ export type ReceiverCase = {
 };
 
 /** Rows in every public table that has a supplier_id, for one supplier (catalog-driven: new tables count). */
-async function supplierRows(sql: Sql, supplier: string): Promise<number> {
+export async function supplierRows(sql: Sql, supplier: string): Promise<number> {
   const tables = await sql<{ t: string }[]>`
     select c.table_name as t from information_schema.columns c
     join information_schema.tables t using (table_schema, table_name)

@@ -11,7 +11,7 @@ create type public.run_status as enum (
 create type public.delivery_status as enum (
   'queued', 'sent', 'delivery_delayed', 'delivered', 'opened', 'clicked', 'failed', 'bounced', 'complained'
 );
-create type public.journey_instance_status as enum ('active', 'completed', 'cancelled');
+create type public.journey_instance_status as enum ('active', 'paused', 'completed', 'cancelled');
 
 create function public.is_time_zone(tz text) returns boolean
 language sql stable strict
@@ -157,7 +157,8 @@ create table public.module_runs (
   id bigint generated always as identity primary key,
   supplier_id uuid not null references public.suppliers on delete cascade,
   journey_instance_id uuid not null references public.journey_instances on delete cascade,
-  step_id uuid not null references public.journey_steps on delete cascade,
+  -- A deleted step's runs stay in the ledger (history, deliveries) without it: set null, never cascade.
+  step_id uuid references public.journey_steps on delete set null,
   module_type public.module_type not null,
   status public.run_status not null default 'pending',
   run_at timestamptz not null,

@@ -555,6 +555,9 @@ begin
     set status = 'pending', run_at = least(run_at, now()), updated_at = now()
     where status = 'waiting'
       and case when p_run_ids is null then run_at <= now() else id = any (p_run_ids) end
+      -- A paused journey's deadlines wait for its resume (which wakes them); its events still arrive.
+      and (p_run_ids is not null or not exists (
+        select 1 from public.journey_instances i where i.id = journey_instance_id and i.status = 'paused'))
     returning module_type
   )
   select count(*), array_agg(distinct module_type) into v_count, v_modules from woken;

@@ -8,7 +8,7 @@ create table public.meetings (
   supplier_id uuid not null references public.suppliers on delete cascade,
   run_id bigint not null unique references public.module_runs on delete cascade,
   journey_instance_id uuid not null references public.journey_instances on delete cascade,
-  step_id uuid not null references public.journey_steps on delete cascade,
+  step_id uuid references public.journey_steps on delete set null,
   client_id uuid not null references public.clients on delete cascade,
   provider text not null check (provider in ('calendly', 'google_calendar', 'acuity')),
   status text not null default 'awaiting_booking' check (status in ('awaiting_booking', 'scheduled', 'canceled')),

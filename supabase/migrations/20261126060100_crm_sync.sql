@@ -279,6 +279,13 @@ begin
   returning * into v_after;
   perform set_config('journeys.crm_origin', '', true);
 
+  -- A booking cancelled in the CRM ends the couple's journeys and their pending sends.
+  if p_event_type = 'project.cancelled' then
+    return jsonb_build_object('result', 'cancelled', 'client_id', v_ids[1])
+      || public.cancel_client_journeys(p_supplier_id, v_ids[1], 'booking_cancelled',
+           format('the booking was cancelled in %s', p_origin));
+  end if;
+
   return jsonb_build_object(
     'result', case when (v_before.couple_name, v_before.email, v_before.phone, v_before.wedding_date,
                          v_before.booking_date, v_before.venue, v_before.custom)
@@ -292,7 +299,8 @@ $$;
 comment on function public.apply_crm_change(uuid, text, text, text, uuid, text, jsonb) is
   'Applies a couple change a CRM pushed (inbound webhook): finds the couple by id or email, deduplicates '
   'on the event id, updates the given fields with the origin set (echo suppression). A new wedding date '
-  're-plans the anchored runs (clients_20_replan). Returns {result: updated|unchanged|duplicate|not_found|ambiguous}.';
+  're-plans the anchored runs (clients_20_replan); project.cancelled cancels the couple''s journeys and their '
+  'pending sends (cancel_client_journeys). Returns {result: updated|unchanged|cancelled|duplicate|not_found|ambiguous}.';
 
 create function public.upsert_crm_link(
   p_client_id uuid, p_provider text, p_contact_id text, p_job_id text, p_lead_job_id text

@@ -1,8 +1,10 @@
 // Reduced security suite inside `npm test`: every signature scheme's vectors, sampled single-bit tampering,
-// stale/future times and wrong secrets; and the running receivers against misconfigured secrets.
+// stale/future times and wrong secrets; the running receivers against misconfigured secrets; and the vendor
+// app's endpoints against credentials that are not a signed-in user's.
 import assert from "node:assert/strict";
 import { checkScheme, SCHEMES } from "../../hardening/security_schemes.ts";
 import { BROKEN_SECRETS, checkReceivers, RECEIVERS } from "../../hardening/security_receivers.ts";
+import { checkUserEndpoints, NOT_A_USER, USER_ENDPOINTS } from "../../hardening/security_users.ts";
 import { stackDb } from "../helpers/stack.ts";
 import { moduleHandler, type ModuleHandlerDeps } from "../../shared/runs/handler.ts";
 import { MissingSecretError, type SecretStore } from "../../shared/secrets.ts";
@@ -64,3 +66,15 @@ for (const [what, stored] of [["missing from Vault", undefined], ["empty", ""]] 
     assert.match((await res.json()).error.message, /no invoke secret is configured/);
   });
 }
+
+Deno.test("checkUserEndpoints() gets 401/403 and no change when the vendor app's endpoints get no signed-in user", async () => {
+  const sql = stackDb();
+  try {
+    const cases = await checkUserEndpoints(sql);
+    assert.equal(cases.length, USER_ENDPOINTS.length * NOT_A_USER.length);
+    assert.deepEqual(cases.filter((c) => c.status !== 401 && c.status !== 403), []);
+    assert.deepEqual(cases.filter((c) => c.changed), []);
+  } finally {
+    await sql.end();
+  }
+});

@@ -42,7 +42,9 @@ export async function loadCrmContexts(sql: Sql, ids: number[]): Promise<Map<numb
       e.id as event_id, e.event_type, e.changes, e.occurred_at, e.client_id,
       c.couple_name, c.email, c.phone, c.wedding_date::text as wedding_date,
       c.booking_date::text as booking_date, c.venue, c.custom,
-      e.journey_instance_id, i.journey_id, j.name as journey_name, i.status::text as journey_status,
+      e.journey_instance_id, i.journey_id, j.name as journey_name,
+      -- Webhook v1 knows active, completed and cancelled: a paused journey is still under way.
+      case i.status when 'paused' then 'active' else i.status::text end as journey_status,
       e.step_id, st.position as step_position, st.module_type::text as step_module,
       si.settings, si.secret_id::text as secret_id, si.status as integration_status,
       si.id::text as integration_id, si.status_reason as integration_status_reason,

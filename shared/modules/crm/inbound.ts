@@ -16,7 +16,13 @@ import {
 } from "./config.ts";
 
 /** Changes an automation can push. */
-export const INBOUND_EVENT_TYPES = ["couple.updated", "project.booked", "wedding_date.changed"] as const;
+/** `project.cancelled`: the booking was cancelled in the CRM: the couple's journeys and their pending sends end. */
+export const INBOUND_EVENT_TYPES = [
+  "couple.updated",
+  "project.booked",
+  "wedding_date.changed",
+  "project.cancelled",
+] as const;
 
 /** Request schema, exported for the fuzz suite's generators. */
 export const inboundEvent = z.strictObject({
@@ -163,7 +169,7 @@ export function crmInboundHandler(deps: CrmInboundDeps): (req: Request) => Promi
     if (Object.keys(custom).length > 0) fields.custom = custom;
 
     const origin = event.source ?? settings.data.crm;
-    let result: { result: string; client_id?: string };
+    let result: { result: string; client_id?: string; cancelled_instances?: number; cancelled_runs?: number };
     try {
       const [row] = await deps.sql<{ r: typeof result }[]>`
         select public.apply_crm_change(${supplier.data}::uuid, ${origin}, ${event.id ?? null}, ${event.type},
