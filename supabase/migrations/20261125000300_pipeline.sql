@@ -574,17 +574,27 @@ comment on function public.wake_runs(bigint[]) is
   'without ids, every one whose deadline (run_at) came (the sweep kicks them).';
 
 create function public.redrive_run(p_run_id bigint) returns boolean
-language sql security definer
+language plpgsql security definer
 set search_path = ''
 as $$
+declare
+  v_module public.module_type;
+begin
   update public.module_runs
   set status = 'pending', run_at = now(), attempts = 0, completed_at = null, updated_at = now()
   where id = p_run_id and status in ('dead', 'unknown', 'held')
-  returning true
+  returning module_type into v_module;
+  if v_module is null then
+    return null;
+  end if;
+  perform public.kick(v_module, true);
+  return true;
+end
 $$;
 comment on function public.redrive_run(bigint) is
-  'Sends a dead, unknown or held run through the pipeline again (same idempotency key); a held run whose '
-  'integration is still disconnected is held again.';
+  'Sends a dead, unknown or held run through the pipeline again now (same idempotency key; its module is '
+  'kicked); a held run whose integration is still disconnected is held again. Null when the run is not '
+  'dead, unknown or held.';
 
 -- Sweeps ------------------------------------------------------------------------------------------
 
