@@ -176,6 +176,10 @@ begin
   end;
   if v_run_status = 'waiting' then
     perform public.wake_runs(array[p_run_id]);
+  elsif v_run_status = 'pending' then
+    -- Deferred meanwhile (quiet hours, a rate slot): due now, it completes instead of reminding.
+    update public.module_runs set run_at = least(run_at, now()), updated_at = now() where id = p_run_id;
+    perform public.kick('form');
   end if;
   return 'submitted';
 end
