@@ -1,7 +1,7 @@
 // The vendor app's endpoints (Supabase user JWT) against credentials that are not a signed-in user's: no
 // token, a token signed with another secret, an expired one, the anon and the service_role API keys. Each
-// request carries a body that would change the fixture vendor's journeys if it were accepted; it must be
-// refused with 401/403 and change nothing.
+// request carries a body that would change (or read) the fixture vendor's journeys or integrations if it
+// were accepted; it must be refused with 401/403 and change nothing.
 import { SignJWT } from "jose";
 import { gatewayUrl, jwtSecret } from "../stack/config.ts";
 import { localKeys, signLocalKey } from "../stack/keys.ts";
@@ -10,7 +10,13 @@ import { emailScenario, startJourney } from "../tests/helpers/fixtures.ts";
 import { supplierRows } from "./security_receivers.ts";
 
 /** The fixture a body may name. */
-type Fixture = { journeyId: string; stepId: string; clientId: string; instanceId: string };
+type Fixture = {
+  supplierId: string;
+  journeyId: string;
+  stepId: string;
+  clientId: string;
+  instanceId: string;
+};
 
 /** A user-JWT endpoint and a body it would act on. */
 type UserEndpoint = { fn: string; body: (f: Fixture) => unknown; query?: (f: Fixture) => string };
@@ -29,6 +35,11 @@ export const USER_ENDPOINTS: UserEndpoint[] = [
   { fn: "journeys", body: (f) => ({ action: "cancel_booking", client_id: f.clientId }) },
   { fn: "journeys", body: (f) => ({ action: "pause", instance_id: f.instanceId }) },
   { fn: "journeys", body: (f) => ({ action: "delete_step", step_id: f.stepId }) },
+  {
+    fn: "integrations",
+    body: (f) => ({ action: "disconnect", supplier_id: f.supplierId, provider: "resend" }),
+  },
+  { fn: "activity", body: (f) => ({ client_id: f.clientId }) },
   { fn: "email-preview", body: (f) => ({ client_id: f.clientId, step_id: f.stepId }) },
   { fn: "email-validate", body: () => ({ module_type: "email", config: { template: "welcome" } }) },
 ];
@@ -64,7 +75,9 @@ async function fingerprint(sql: Sql, supplier: string): Promise<string> {
       (select string_agg(concat_ws(',', id, status, run_at, last_error), ';' order by id)
         from public.module_runs where supplier_id = ${supplier}::uuid),
       (select string_agg(concat_ws(',', id, position, config, timing), ';' order by id)
-        from public.journey_steps where supplier_id = ${supplier}::uuid))) as f`;
+        from public.journey_steps where supplier_id = ${supplier}::uuid),
+      (select string_agg(concat_ws(',', id, provider, status, secret_id), ';' order by id)
+        from public.supplier_integrations where supplier_id = ${supplier}::uuid))) as f`;
   return `${row.f}:${await supplierRows(sql, supplier)}`;
 }
 
@@ -72,7 +85,13 @@ async function fingerprint(sql: Sql, supplier: string): Promise<string> {
 export async function checkUserEndpoints(sql: Sql): Promise<UserCase[]> {
   const s = await emailScenario(sql, { steps: [{ timing: { offset_days: 1 } }] });
   const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
-  const fixture = { journeyId: s.journeyId, stepId: s.stepIds[0], clientId: s.clientId, instanceId };
+  const fixture = {
+    supplierId: s.supplierId,
+    journeyId: s.journeyId,
+    stepId: s.stepIds[0],
+    clientId: s.clientId,
+    instanceId,
+  };
   const cases: UserCase[] = [];
   for (const e of USER_ENDPOINTS) {
     for (const c of NOT_A_USER) {
