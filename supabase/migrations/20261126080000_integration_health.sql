@@ -97,7 +97,7 @@ $$;
 comment on function public.note_held_runs(uuid[]) is
   'Keeps the "N messages waiting" count of each disconnected integration''s notification true.';
 
-create function public.release_held_runs(p_integration_id uuid) returns integer
+create function public.release_runs(p_run_ids bigint[], p_code text, p_cause text) returns integer
 language plpgsql security definer
 set search_path = ''
 as $$
@@ -115,23 +115,20 @@ begin
         completed_at = case when late.skip then now() end,
         last_error = case
           when late.skip then jsonb_build_object('kind', 'skipped', 'code', 'window_passed',
-            'message', format('held from %s while %s was disconnected; the step''s time (%s) passed and its rule is to skip',
-              to_char(r.updated_at, 'YYYY-MM-DD HH24:MI TZ'), coalesce(r.last_error ->> 'provider', 'the integration'),
-              to_char(r.run_at, 'YYYY-MM-DD HH24:MI TZ')))
-          else jsonb_build_object('kind', 'held', 'code', 'released', 'provider', r.last_error ->> 'provider',
-            'message', format('held from %s to %s while %s was disconnected%s',
-              to_char(r.updated_at, 'YYYY-MM-DD HH24:MI TZ'), to_char(now(), 'YYYY-MM-DD HH24:MI TZ'),
-              coalesce(r.last_error ->> 'provider', 'the integration'),
+            'message', format('held from %s %s; the step''s time (%s) passed and its rule is to skip',
+              to_char(late.held_at, 'YYYY-MM-DD HH24:MI TZ'), p_cause, to_char(r.run_at, 'YYYY-MM-DD HH24:MI TZ')))
+          else jsonb_build_object('kind', 'held', 'code', p_code, 'provider', r.last_error ->> 'provider',
+            'message', format('held from %s to %s %s%s',
+              to_char(late.held_at, 'YYYY-MM-DD HH24:MI TZ'), to_char(now(), 'YYYY-MM-DD HH24:MI TZ'), p_cause,
               case when r.run_at < now() - interval '1 hour' then '; sent late' else '' end))
         end,
         updated_at = now()
     from (
-      select h.id, coalesce(s.timing ->> 'if_past', 'send_now') = 'skip' and h.run_at < now() - interval '1 hour' as skip
+      select h.id, coalesce((h.last_error ->> 'held_at')::timestamptz, h.updated_at) as held_at,
+        coalesce(s.timing ->> 'if_past', 'send_now') = 'skip' and h.run_at < now() - interval '1 hour' as skip
       from public.module_runs h
       left join public.journey_steps s on s.id = h.step_id
-      where h.status = 'held'
-        and (h.last_error ->> 'integration_id' = p_integration_id::text
-             or coalesce(h.last_error -> 'integration_ids', '[]') ? p_integration_id::text)
+      where h.id = any (p_run_ids) and h.status = 'held'
       order by h.run_at
       for update of h
     ) late
@@ -153,10 +150,28 @@ begin
   return v_count;
 end
 $$;
+comment on function public.release_runs(bigint[], text, text) is
+  'Releases held runs (an integration reconnected, a journey resumed): due again at their planned time (so '
+  'in order), attempts untouched; a run whose step says if_past = skip and whose time passed more than an '
+  'hour ago is skipped with the reason (window_passed). p_code names the release, p_cause says why they '
+  'were held. Kicks the modules concerned.';
+
+create function public.release_held_runs(p_integration_id uuid) returns integer
+language sql security definer
+set search_path = ''
+as $$
+  select public.release_runs(
+    array(
+      select h.id from public.module_runs h
+      where h.status = 'held'
+        and (h.last_error ->> 'integration_id' = p_integration_id::text
+             or coalesce(h.last_error -> 'integration_ids', '[]') ? p_integration_id::text)),
+    'released',
+    format('while %s was disconnected', coalesce(
+      (select provider from public.supplier_integrations where id = p_integration_id), 'the integration')))
+$$;
 comment on function public.release_held_runs(uuid) is
-  'Releases the runs held for an integration once its credentials were replaced: due again at their planned '
-  'time (so in order), attempts untouched; a run whose step says if_past = skip and whose time passed more '
-  'than an hour ago is skipped with the reason. Kicks the modules concerned.';
+  'Releases the runs held for an integration once its credentials were replaced (public.release_runs).';
 
 create function public.on_supplier_integrations_health() returns trigger
 language plpgsql security definer
@@ -385,6 +400,7 @@ revoke execute on function
   public.integration_incident_key(public.supplier_integrations),
   public.integration_rejected(uuid, text, text, timestamptz),
   public.note_held_runs(uuid[]),
+  public.release_runs(bigint[], text, text),
   public.release_held_runs(uuid),
   public.on_supplier_integrations_health(),
   public.sweep_integration_health(),

@@ -292,8 +292,8 @@ set search_path = ''
 as $$
 declare
   v_instance public.journey_instances := public.member_instance(p_instance_id);
+  v_held bigint[];
   v_released integer;
-  v_skipped jsonb;
   v_modules public.module_type[];
   v_module public.module_type;
   v_last public.module_runs;
@@ -303,45 +303,11 @@ begin
   end if;
   update public.journey_instances set status = 'active', updated_at = now() where id = p_instance_id;
 
-  -- As release_held_runs: due again at their planned time (so in order), attempts untouched; a step saying
-  -- if_past = skip whose time passed more than an hour ago is skipped with why.
-  with released as (
-    update public.module_runs r
-    set status = case when late.skip then 'skipped' else 'pending' end::public.run_status,
-        completed_at = case when late.skip then now() end,
-        last_error = case
-          when late.skip then jsonb_build_object('kind', 'skipped', 'code', 'window_passed',
-            'message', format('paused from %s; the step''s time (%s) passed and its rule is to skip',
-              to_char((r.last_error ->> 'held_at')::timestamptz, 'YYYY-MM-DD HH24:MI TZ'),
-              to_char(r.run_at, 'YYYY-MM-DD HH24:MI TZ')))
-          else jsonb_build_object('kind', 'held', 'code', 'resumed',
-            'message', format('paused from %s to %s%s',
-              to_char((r.last_error ->> 'held_at')::timestamptz, 'YYYY-MM-DD HH24:MI TZ'),
-              to_char(now(), 'YYYY-MM-DD HH24:MI TZ'),
-              case when r.run_at < now() - interval '1 hour' then '; sent late' else '' end))
-        end,
-        updated_at = now()
-    from (
-      select h.id, coalesce(s.timing ->> 'if_past', 'send_now') = 'skip' and h.run_at < now() - interval '1 hour' as skip
-      from public.module_runs h
-      left join public.journey_steps s on s.id = h.step_id
-      where h.journey_instance_id = p_instance_id and h.status = 'held'
-        and h.last_error ->> 'code' = 'journey_paused'
-      order by h.run_at
-      for update of h
-    ) late
-    where r.id = late.id
-    returning r.step_id, r.status, r.module_type
-  )
-  select count(*),
-    jsonb_agg(jsonb_build_object('instance_id', p_instance_id, 'step_id', step_id))
-      filter (where status = 'skipped' and step_id is not null),
-    array_agg(distinct module_type) filter (where status = 'pending')
-  into v_released, v_skipped, v_modules
-  from released;
-  if v_skipped is not null then
-    perform public.advance_instances(v_skipped);
-  end if;
+  -- As for a reconnected integration: in order at their planned time, attempts untouched, the if_past rule.
+  v_held := array(
+    select h.id from public.module_runs h
+    where h.journey_instance_id = p_instance_id and h.status = 'held' and h.last_error ->> 'code' = 'journey_paused');
+  v_released := public.release_runs(v_held, 'resumed', 'while the journey was paused');
   -- Waiting runs whose deadline (a reminder, a follow-up) passed while paused wake now.
   perform public.wake_runs(array(
     select r.id from public.module_runs r
@@ -375,7 +341,8 @@ begin
   end loop;
   return jsonb_build_object('instance_id', p_instance_id,
     'status', (select status from public.journey_instances where id = p_instance_id),
-    'released_runs', v_released, 'skipped_runs', coalesce(jsonb_array_length(v_skipped), 0));
+    'released_runs', v_released, 'skipped_runs', (
+      select count(*) from public.module_runs where id = any (v_held) and status = 'skipped'));
 end
 $$;
 comment on function public.resume_journey_instance(uuid) is
