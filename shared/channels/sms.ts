@@ -12,6 +12,7 @@ import {
 import { failureOutcome, type SendResult } from "../providers/result.ts";
 import { countSegments } from "../providers/sms/segments.ts";
 import { sendTwilioMessage } from "../providers/sms/twilio.ts";
+import { takeRateLimits } from "../providers/rate.ts";
 import { renderTemplate } from "../render/template.ts";
 import type { Attempt, IntegrationCall, Outcome, RunError } from "../runs/types.ts";
 import type { SecretStore } from "../secrets.ts";
@@ -73,8 +74,6 @@ export type Refusal = { code: string; message: string; consent: boolean; held?: 
 
 const SMS_BODY_MAX = 1600;
 const DEFAULT_MAX_SEGMENTS = 6;
-/** A rate-limit wait up to this long is slept through; a longer one defers the run. */
-const MAX_RATE_SLEEP_S = 3;
 /** Twilio's documented sending rates, in segments per second, per sender type. */
 const SENDER_MPS: Record<string, number> = { long_code: 1, toll_free: 3, short_code: 100 };
 
@@ -259,36 +258,6 @@ export function quietHoursDeferral(at: Date, target: SmsTarget): Attempt | null 
   });
 }
 
-/** A token bucket of public.take_rate_tokens. */
-export type RateBucket = { key: string; cost: number; per_second: number; burst: number };
-
-/**
- * Takes send-rate tokens shared by every function instance; sleeps through a short wait. Returns the
- * deferral of the run when the wait is longer, else null.
- */
-export async function takeRateTokens(
-  deps: Pick<SmsChannelDeps, "sql" | "now" | "sleep">,
-  buckets: RateBucket[],
-  reason: string,
-): Promise<Attempt | null> {
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  for (;;) {
-    const [row] = await deps.sql<{ wait: number }[]>`
-      select public.take_rate_tokens(${JSON.stringify(buckets)}::text::jsonb) as wait`;
-    if (row.wait <= 0) return null;
-    if (row.wait <= MAX_RATE_SLEEP_S) {
-      await sleep(Math.ceil(row.wait * 1000));
-      continue;
-    }
-    const now = deps.now?.() ?? new Date();
-    return done({
-      kind: "deferred",
-      defer_until: new Date(now.getTime() + Math.ceil(row.wait * 1000)),
-      error: { code: "rate_limited", message: reason },
-    });
-  }
-}
-
 /**
  * Sends `text` to `to` (E.164, checks done) through the supplier's Twilio, at the sender's rate, with
  * the run key on the status callback so delivery updates (and a lost answer) find the run. A Twilio
@@ -351,9 +320,11 @@ export async function sendSms(
   }
   const senderType = str(settings.sender_type) ?? (messagingServiceSid ? "messaging_service" : "long_code");
   const mps = SENDER_MPS[senderType] ?? num(settings.mps) ?? 1;
-  const limited = await takeRateTokens(deps, [
+  const limited = await takeRateLimits(deps, [
     {
-      key: `twilio:sender:${messagingServiceSid ?? from}`,
+      provider: "twilio",
+      account: accountSid,
+      scope: `sender:${messagingServiceSid ?? from}`,
       cost: segments.segments,
       per_second: mps,
       burst: mps,

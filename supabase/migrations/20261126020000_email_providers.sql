@@ -44,6 +44,75 @@ create policy provider_accounts_member_read on public.provider_accounts for sele
   using (public.is_supplier_member(supplier_id));
 revoke insert, update, delete on public.provider_accounts from anon, authenticated;
 
+-- One rate limiter for every provider account and sender ---------------------------------------------
+
+create table public.rate_limits (
+  provider text not null check (provider ~ '^[a-z][a-z0-9_]*$'),
+  account text not null check (length(account) between 1 and 200),
+  scope text not null default '' check (length(scope) <= 300),
+  tokens double precision not null,
+  updated_at timestamptz not null,
+  primary key (provider, account, scope)
+);
+comment on table public.rate_limits is
+  'Token buckets shared by every function instance, one per provider account and scope ('''' is the '
+  'account itself; e.g. twilio / <sender> / sender, whatsapp / <number id> / pair:<recipient>); see '
+  'take_rate_limits.';
+alter table public.rate_limits enable row level security;
+-- Internal to the pipeline: stated explicitly, no user reads or writes buckets.
+create policy rate_limits_pipeline_only on public.rate_limits for all to authenticated using (false) with check (false);
+revoke all on public.rate_limits from anon, authenticated;
+
+create function public.take_rate_limits(p_buckets jsonb) returns double precision
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_now timestamptz := clock_timestamp();
+  v_wait double precision := 0;
+  v_providers text[] := '{}';
+  v_accounts text[] := '{}';
+  v_scopes text[] := '{}';
+  v_left double precision[] := '{}';
+  v_refilled double precision;
+  b record;
+begin
+  -- Sorted keys: concurrent callers lock buckets in the same order and cannot deadlock.
+  for b in
+    select x.provider, x.account, coalesce(x.scope, '') as scope, x.cost, x.per_second, x.burst
+    from jsonb_to_recordset(p_buckets)
+      as x(provider text, account text, scope text, cost double precision, per_second double precision,
+           burst double precision)
+    order by x.provider, x.account, coalesce(x.scope, '')
+  loop
+    insert into public.rate_limits (provider, account, scope, tokens, updated_at)
+    values (b.provider, b.account, b.scope, b.burst, v_now)
+    on conflict do nothing;
+    select least(b.burst, r.tokens + extract(epoch from v_now - r.updated_at) * b.per_second) into v_refilled
+    from public.rate_limits r where (r.provider, r.account, r.scope) = (b.provider, b.account, b.scope)
+    for update;
+    -- A cost above the burst (a long message on a 1 segment/s number) is let through on a full bucket
+    -- and leaves the bucket in debt, which later callers wait out.
+    v_wait := greatest(v_wait, (least(b.cost, b.burst) - v_refilled) / b.per_second);
+    v_providers := v_providers || b.provider;
+    v_accounts := v_accounts || b.account;
+    v_scopes := v_scopes || b.scope;
+    v_left := v_left || (v_refilled - b.cost);
+  end loop;
+  if v_wait > 0 then
+    return v_wait;
+  end if;
+  update public.rate_limits r set tokens = t.tokens, updated_at = v_now
+  from unnest(v_providers, v_accounts, v_scopes, v_left) as t(provider, account, scope, tokens)
+  where (r.provider, r.account, r.scope) = (t.provider, t.account, t.scope);
+  return 0;
+end
+$$;
+comment on function public.take_rate_limits(jsonb) is
+  'Takes tokens from several buckets at once ([{provider, account, scope, cost, per_second, burst}]): all '
+  'or none. Returns 0 when taken, else the seconds until every bucket can pay (nothing is taken then).';
+revoke execute on function public.take_rate_limits(jsonb) from public, anon, authenticated;
+
 create function public.provider_gate(
   p_provider text,
   p_account text,

@@ -135,63 +135,6 @@ create trigger deliveries_20_segments after insert on public.deliveries
   referencing new table as new_rows
   for each statement execute function public.on_deliveries_inserted();
 
--- Send rates across function instances -------------------------------------------------------------
-
-create table public.rate_buckets (
-  key text primary key,
-  tokens double precision not null,
-  updated_at timestamptz not null
-);
-comment on table public.rate_buckets is
-  'Token buckets shared by every function instance (e.g. twilio:sender:+441234567890, '
-  'whatsapp:pair:<number id>:<recipient>); see take_rate_tokens.';
-alter table public.rate_buckets enable row level security;
--- Internal to the pipeline: stated explicitly, no user reads or writes buckets.
-create policy rate_buckets_pipeline_only on public.rate_buckets for all to authenticated using (false) with check (false);
-revoke all on public.rate_buckets from anon, authenticated;
-
-create function public.take_rate_tokens(p_buckets jsonb) returns double precision
-language plpgsql security definer
-set search_path = ''
-as $$
-declare
-  v_now timestamptz := clock_timestamp();
-  v_wait double precision := 0;
-  v_keys text[] := '{}';
-  v_left double precision[] := '{}';
-  v_refilled double precision;
-  b record;
-begin
-  -- Sorted keys: concurrent callers lock buckets in the same order and cannot deadlock.
-  for b in
-    select x.key, x.cost, x.per_second, x.burst
-    from jsonb_to_recordset(p_buckets) as x(key text, cost double precision, per_second double precision, burst double precision)
-    order by x.key
-  loop
-    insert into public.rate_buckets (key, tokens, updated_at) values (b.key, b.burst, v_now)
-    on conflict do nothing;
-    select least(b.burst, r.tokens + extract(epoch from v_now - r.updated_at) * b.per_second) into v_refilled
-    from public.rate_buckets r where r.key = b.key
-    for update;
-    -- A cost above the burst (a long message on a 1 segment/s number) is let through on a full bucket
-    -- and leaves the bucket in debt, which later senders wait out.
-    v_wait := greatest(v_wait, (least(b.cost, b.burst) - v_refilled) / b.per_second);
-    v_keys := v_keys || b.key;
-    v_left := v_left || (v_refilled - b.cost);
-  end loop;
-  if v_wait > 0 then
-    return v_wait;
-  end if;
-  update public.rate_buckets r set tokens = t.tokens, updated_at = v_now
-  from unnest(v_keys, v_left) as t(key, tokens)
-  where r.key = t.key;
-  return 0;
-end
-$$;
-comment on function public.take_rate_tokens(jsonb) is
-  'Takes tokens from several buckets at once ([{key, cost, per_second, burst}]): all or none. Returns 0 '
-  'when taken, else the seconds until every bucket can pay (nothing is taken then).';
-
 -- Reconciling unknown outcomes from status callbacks -------------------------------------------------
 
 create function public.receive_message_status(
@@ -229,7 +172,6 @@ revoke execute on function
   public.record_messaging_consent(uuid, text, text, boolean, timestamptz),
   public.record_inbound_message(uuid, text, text, timestamptz),
   public.on_deliveries_inserted(),
-  public.take_rate_tokens(jsonb),
   public.receive_message_status(text, text, text, uuid, text, public.delivery_status, timestamptz, jsonb, text, text, text)
 from public, anon, authenticated;
 

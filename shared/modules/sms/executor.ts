@@ -1,5 +1,6 @@
 // The sms module: load each run's couple, supplier, integrations and consent, normalise the number,
 // respect consent and quiet hours, then send by WhatsApp (window or template) and/or SMS through Twilio.
+import { takeRateLimits } from "../../providers/rate.ts";
 import {
   contactKey,
   loadContacts,
@@ -15,7 +16,6 @@ import {
   type SmsChannelDeps,
   type SmsTarget,
   str,
-  takeRateTokens,
   twilioIntegration,
 } from "../../channels/sms.ts";
 import {
@@ -168,14 +168,22 @@ export function smsExecutor(deps: SmsModuleDeps): ModuleExecutor {
         fallback: { code: "outside_window", message: "outside the 24-hour window, no template" },
       };
     }
-    const limited = await takeRateTokens(deps, [
+    const limited = await takeRateLimits(deps, [
       {
-        key: `whatsapp:number:${phoneNumberId}`,
+        provider: "whatsapp",
+        account: phoneNumberId,
         cost: 1,
         per_second: WHATSAPP_NUMBER_MPS,
         burst: WHATSAPP_NUMBER_MPS,
       },
-      { key: `whatsapp:pair:${phoneNumberId}:${to}`, cost: 1, per_second: WHATSAPP_PAIR_PER_S, burst: 1 },
+      {
+        provider: "whatsapp",
+        account: phoneNumberId,
+        scope: `pair:${to}`,
+        cost: 1,
+        per_second: WHATSAPP_PAIR_PER_S,
+        burst: 1,
+      },
     ], "WhatsApp send rate (per number or per recipient)");
     if (limited) return { attempt: limited };
     const account = {
