@@ -14,7 +14,7 @@ import { countSegments } from "../providers/sms/segments.ts";
 import { sendTwilioMessage } from "../providers/sms/twilio.ts";
 import { takeRateLimits } from "../providers/rate.ts";
 import { renderTemplate } from "../render/template.ts";
-import type { Attempt, IntegrationCall, Outcome, RunError } from "../runs/types.ts";
+import { type Attempt, done, type IntegrationCall, type RunError } from "../runs/types.ts";
 import type { SecretStore } from "../secrets.ts";
 import { localParts, nextOutsideQuietHours, type QuietHours } from "../time/zones.ts";
 
@@ -80,7 +80,6 @@ const SENDER_MPS: Record<string, number> = { long_code: 1, toll_free: 3, short_c
 const LABEL: Record<MessagingChannel, string> = { sms: "SMS", whatsapp: "WhatsApp" };
 const PROVIDER_LABEL: Record<MessagingChannel, string> = { sms: "Twilio", whatsapp: "WhatsApp" };
 
-const done = (outcome: Outcome, calls: IntegrationCall[] = []): Attempt => ({ outcome, calls });
 const fail = (code: string, message: string, calls: IntegrationCall[] = []) =>
   done({ kind: "permanent", error: { code, message } }, calls);
 
@@ -330,7 +329,7 @@ export async function sendSms(
       burst: mps,
     },
   ], `Twilio sender rate (${mps} segments/s)`);
-  if (limited) return { ...limited, calls };
+  if (limited) return done(limited, calls);
 
   const callback = `${deps.publicFunctionsUrl}/webhook-twilio?supplier=${supplierId}&run=${
     encodeURIComponent(runKey)

@@ -70,6 +70,9 @@ export type Outcome =
 /** An outcome with the provider calls made on the way. */
 export type Attempt = { outcome: Outcome; calls: IntegrationCall[] };
 
+/** The attempt of an outcome, with the provider calls made on the way. */
+export const done = (outcome: Outcome, calls: IntegrationCall[] = []): Attempt => ({ outcome, calls });
+
 /** Executes the runs of one module type. */
 export interface ModuleExecutor {
   /**

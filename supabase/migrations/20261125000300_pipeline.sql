@@ -438,7 +438,9 @@ begin
         attempts = case when d.kind in ('deferred', 'held') then r.attempts - 1 else r.attempts end,
         lease_expires_at = null,
         last_error = case
-          when d.kind in ('succeeded', 'deferred', 'waiting') then r.last_error
+          when d.kind in ('succeeded', 'waiting') then r.last_error
+          -- A deferral says why the run waits (a rate limit, quiet hours), when it says anything.
+          when d.kind = 'deferred' then coalesce(d.error, r.last_error)
           when d.kind = 'held' then d.error || jsonb_build_object('kind', 'held', 'held_at', now())
           when d.next_status = 'dead' and d.kind <> 'permanent' then d.error || jsonb_build_object(
             'message', format('gave up after %s attempts: %s', r.attempts, d.error ->> 'message'))

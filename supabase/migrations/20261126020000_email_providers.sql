@@ -113,6 +113,41 @@ comment on function public.take_rate_limits(jsonb) is
   'or none. Returns 0 when taken, else the seconds until every bucket can pay (nothing is taken then).';
 revoke execute on function public.take_rate_limits(jsonb) from public, anon, authenticated;
 
+create function public.report_rate_limited(p_buckets jsonb, p_retry_after_s double precision) returns void
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  v_now timestamptz := clock_timestamp();
+  b record;
+begin
+  if p_retry_after_s is null or p_retry_after_s < 0 then
+    raise exception 'Cannot report a rate limit: retry_after_s must be 0 or more, not %', p_retry_after_s
+      using errcode = '22023';
+  end if;
+  for b in
+    select x.provider, x.account, coalesce(x.scope, '') as scope, x.per_second, x.burst
+    from jsonb_to_recordset(p_buckets)
+      as x(provider text, account text, scope text, per_second double precision, burst double precision)
+    order by x.provider, x.account, coalesce(x.scope, '')
+  loop
+    -- The bucket owes Retry-After's worth of tokens: the next caller, on any instance, waits it out.
+    insert into public.rate_limits as r (provider, account, scope, tokens, updated_at)
+    values (b.provider, b.account, b.scope, -p_retry_after_s * b.per_second, v_now)
+    on conflict (provider, account, scope) do update
+    set tokens = least(
+          least(b.burst, r.tokens + extract(epoch from v_now - r.updated_at) * b.per_second),
+          -p_retry_after_s * b.per_second),
+        updated_at = v_now;
+  end loop;
+end
+$$;
+comment on function public.report_rate_limited(jsonb, double precision) is
+  'A provider answered 429 (or its own rate-limit answer) for these buckets ([{provider, account, scope, '
+  'per_second, burst}]): each is put in debt for p_retry_after_s, so take_rate_limits makes every caller wait '
+  'until the provider said it may retry. Never lessens a debt already owed.';
+revoke execute on function public.report_rate_limited(jsonb, double precision) from public, anon, authenticated;
+
 create function public.provider_gate(
   p_provider text,
   p_account text,

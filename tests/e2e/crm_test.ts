@@ -149,7 +149,38 @@ Deno.test("crm-sync links a contact already in Tave (found by email, any case) i
   }
 });
 
-Deno.test("crm-sync waits for Tave's Retry-After on a 429 and then syncs once", async () => {
+Deno.test("crm-sync takes the studio's Tave requests from its bucket: a spent bucket defers the sync (rate_limited) without calling Tave", async () => {
+  const sql = stackDb();
+  try {
+    const s = await taveScenario(sql);
+    // Another instance's burst has left the studio's bucket 10 s in debt (2 requests/s).
+    await sql`insert into public.rate_limits (provider, account, scope, tokens, updated_at)
+      select 'tave', id::text, '', -20, clock_timestamp() from public.supplier_integrations
+      where supplier_id = ${s.supplierId}::uuid and provider = 'tave'`;
+    await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
+    const [first] = await settle(
+      sql,
+      s.clientId,
+      "the deferral",
+      (log) => log[0]?.status === "pending" && log[0]?.last_error?.code === "rate_limited",
+    );
+    assert.equal(first.attempts, 0, "a rate-limit deferral uses no attempt");
+    assert.deepEqual(first.calls, [], "Tave is not called while the bucket is spent");
+    assert.match(first.last_error!.message, /Tave request rate/);
+    assert.equal((await studioOf(s.studio)).leads.length, 0);
+
+    await sql`update public.rate_limits r set tokens = 20 from public.supplier_integrations si
+      where si.id::text = r.account and r.provider = 'tave' and si.supplier_id = ${s.supplierId}::uuid`;
+    await sql`update public.module_runs set run_at = now() where id = ${first.run_id}`;
+    const [done] = await settle(sql, s.clientId, "the sync", (log) => finished(log, 1));
+    assert.equal(done.attempts, 1);
+    assert.equal((await studioOf(s.studio)).leads.length, 1);
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("crm-sync defers on Tave's 429 (rate_limited, no attempt used), puts the studio's bucket in debt, then syncs once", async () => {
   const sql = stackDb();
   try {
     const s = await taveScenario(sql);
@@ -163,22 +194,33 @@ Deno.test("crm-sync waits for Tave's Retry-After on a 429 and then syncs once", 
         path: "/api/v2/address-book",
       },
     });
+    const before = new Date();
     await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
     const [first] = await settle(
       sql,
       s.clientId,
       "the first attempt",
-      (log) => log[0]?.attempts === 1 && log[0]?.status !== "running",
+      (log) => log[0]?.calls.length > 0 && log[0]?.status !== "running",
     );
     assert.equal(first.status, "pending");
-    assert.equal(first.last_error?.code, "http_429");
+    assert.equal(first.attempts, 0, "a rate-limit deferral uses no attempt");
+    assert.deepEqual(first.calls.map((c) => [c.http_status, c.outcome]), [[429, "deferred"]]);
+    // The 429 came after `before`: the run may not be due before Retry-After counted from then.
     const [{ wait }] = await sql<{ wait: number }[]>`
-      select extract(epoch from run_at - updated_at)::float8 as wait from public.module_runs where id = ${first.run_id}`;
-    assert.ok(wait >= 30, `the retry is not scheduled before Retry-After (${wait} s)`);
+      select extract(epoch from run_at - ${before}::timestamptz)::float8 as wait
+      from public.module_runs where id = ${first.run_id}`;
+    assert.ok(wait >= 30, `the run is not due before Retry-After (${wait} s after the journey started)`);
+    const [bucket] = await sql<{ tokens: number }[]>`
+      select r.tokens from public.rate_limits r join public.supplier_integrations si on si.id::text = r.account
+      where r.provider = 'tave' and si.supplier_id = ${s.supplierId}::uuid`;
+    assert.ok(bucket.tokens <= -30 * 2, `the studio's bucket owes Retry-After (${bucket.tokens} tokens)`);
 
+    // Retry-After has passed: the bucket has refilled and the run is due.
+    await sql`update public.rate_limits r set tokens = 20 from public.supplier_integrations si
+      where si.id::text = r.account and r.provider = 'tave' and si.supplier_id = ${s.supplierId}::uuid`;
     await sql`update public.module_runs set run_at = now() where id = ${first.run_id}`;
     const [done] = await settle(sql, s.clientId, "the retry", (log) => finished(log, 1));
-    assert.equal(done.attempts, 2);
+    assert.equal(done.attempts, 1);
     assert.deepEqual(done.calls.map((c) => c.http_status).slice(0, 2), [429, 200]);
     assert.equal((await studioOf(s.studio)).leads.length, 1);
   } finally {

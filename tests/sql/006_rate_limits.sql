@@ -1,6 +1,7 @@
--- Token buckets shared by function instances: all-or-nothing takes, waits when empty, debt for large costs.
+-- Token buckets shared by function instances: all-or-nothing takes, waits when empty, debt for large costs
+-- and for a provider's 429.
 begin;
-select plan(5);
+select plan(9);
 
 select is(
   public.take_rate_limits('[{"provider": "t", "account": "a", "cost": 1, "per_second": 1, "burst": 1}]'),
@@ -22,6 +23,27 @@ select public.take_rate_limits('[{"provider": "t", "account": "c", "cost": 4, "p
 select ok(
   public.take_rate_limits('[{"provider": "t", "account": "c", "cost": 1, "per_second": 1, "burst": 1}]') > 3,
   'a cost above the burst goes through once and leaves a debt later senders wait out'
+);
+
+select public.report_rate_limited('[{"provider": "t", "account": "d", "per_second": 2, "burst": 10}]', 30);
+select ok(
+  public.take_rate_limits('[{"provider": "t", "account": "d", "cost": 1, "per_second": 2, "burst": 10}]') >= 30,
+  'a 429 on a bucket never used makes the next caller wait its Retry-After'
+);
+select public.take_rate_limits('[{"provider": "t", "account": "e", "cost": 1, "per_second": 2, "burst": 10}]');
+select public.report_rate_limited('[{"provider": "t", "account": "e", "per_second": 2, "burst": 10}]', 5);
+select ok(
+  public.take_rate_limits('[{"provider": "t", "account": "e", "cost": 1, "per_second": 2, "burst": 10}]') between 5 and 6,
+  'a 429 on a full bucket puts it in debt for Retry-After'
+);
+select public.report_rate_limited('[{"provider": "t", "account": "e", "per_second": 2, "burst": 10}]', 1);
+select ok(
+  public.take_rate_limits('[{"provider": "t", "account": "e", "cost": 1, "per_second": 2, "burst": 10}]') > 4,
+  'a shorter Retry-After never lessens a debt already owed'
+);
+select throws_ok(
+  $$select public.report_rate_limited('[{"provider": "t", "account": "e", "per_second": 2, "burst": 10}]', -1)$$,
+  '22023', null, 'a negative Retry-After is refused with a reason'
 );
 
 select * from finish();

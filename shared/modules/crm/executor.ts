@@ -5,7 +5,8 @@ import { sendSignedWebhook } from "../../providers/crm/webhook.ts";
 import { credentialsRejected, heldAttempt, rejectCredentials } from "../../providers/credentials.ts";
 import { outcomeOf } from "../../providers/result.ts";
 import { fieldErrors } from "../../http/validate.ts";
-import type { Attempt, ModuleExecutor, ModuleRun } from "../../runs/types.ts";
+import { type Attempt, done, type ModuleExecutor, type ModuleRun } from "../../runs/types.ts";
+import { accountBucket, rateLimitedAttempt, takeRateLimits } from "../../providers/rate.ts";
 import type { SecretStore } from "../../secrets.ts";
 import type { z } from "zod";
 import { mappedFields, taveSecret, taveSettings, webhookSecret, webhookSettings } from "./config.ts";
@@ -97,6 +98,9 @@ async function deliverWebhook(deps: CrmModuleDeps, ctx: CrmContext, now: Date): 
       "Cannot sign the webhook: the Vault secret has no signing_secret",
     );
   }
+  const bucket = accountBucket("crm_webhooks", ctx.integration_id!);
+  const waiting = await takeRateLimits(deps, [bucket], "Request rate of the webhook endpoint");
+  if (waiting) return done(waiting);
   const result = await sendSignedWebhook(
     { url: settings.url, secret: secret.signing_secret, timeoutMs: deps.timeoutMs, fetch: deps.fetch },
     {
@@ -105,8 +109,12 @@ async function deliverWebhook(deps: CrmModuleDeps, ctx: CrmContext, now: Date): 
       timestamp: Math.floor(now.getTime() / 1000),
     },
   );
+  if (!result.ok) {
+    const limited = await rateLimitedAttempt(deps, [bucket], result, [result.call]);
+    if (limited) return limited;
+  }
   // Receivers deduplicate on webhook-id, so a delivery whose answer was lost is simply sent again.
-  return { outcome: outcomeOf(result, { provider: "crm_webhooks" }, true), calls: [result.call] };
+  return done(outcomeOf(result, { provider: "crm_webhooks" }, true), [result.call]);
 }
 
 async function syncTave(deps: CrmModuleDeps, ctx: CrmContext): Promise<Attempt> {
@@ -114,7 +122,7 @@ async function syncTave(deps: CrmModuleDeps, ctx: CrmContext): Promise<Attempt> 
   if (isAttempt(settings)) return settings;
   const secret = parse(taveSecret, await secretOf(deps, ctx), "tave secret");
   if (isAttempt(secret)) return secret;
-  return await syncToTave(deps.sql, ctx, settings, {
+  return await syncToTave(deps, ctx, settings, {
     studioId: secret.studio_id,
     secretKey: secret.secret_key,
     apiKey: secret.api_key,

@@ -3,9 +3,10 @@
 import type { Sql } from "../../db/client.ts";
 import { type TaveAccount, TaveClient } from "../../providers/crm/tave.ts";
 import type { ProviderFailure } from "../../providers/http.ts";
+import { accountBucket, rateLimitedAttempt, takeRateLimits } from "../../providers/rate.ts";
 import { outcomeOf } from "../../providers/result.ts";
 import { escapeHtml } from "../../render/template.ts";
-import type { Attempt } from "../../runs/types.ts";
+import { type Attempt, done } from "../../runs/types.ts";
 import { coupleValue, type TaveSettings } from "./config.ts";
 import { type CrmContext, saveCrmLink } from "./context.ts";
 
@@ -58,31 +59,55 @@ function noteHtml(ctx: CrmContext): string {
     : `<p>${journey} completed.</p>`;
 }
 
-/** Syncs one event to Tave. */
+/** Wants a note on the job: step and journey completions, when the studio asks for notes. */
+const wantsNote = (ctx: CrmContext, settings: TaveSettings) =>
+  settings.notes && (ctx.event_type === "step.completed" || ctx.event_type === "journey.completed");
+
+/**
+ * The most Tave requests one sync of `ctx` makes: the look-ups and the lead while the couple is not
+ * linked yet (find, create, find, newest job), a read and a write per record changed, a list and a
+ * create for a note. Taken from the studio's bucket before the first.
+ */
+export function taveRequests(ctx: CrmContext, settings: TaveSettings): number {
+  const { contact, job } = ctx.event_type === "couple.updated"
+    ? updatePatches(ctx, settings)
+    : { contact: {}, job: {} };
+  const linked = ctx.contact_id !== null && ctx.job_id !== null;
+  return (linked ? 0 : 4) + (Object.keys(contact).length > 0 ? 2 : 0) +
+    (Object.keys(job).length > 0 || settings.stages[ctx.event_type] ? 2 : 0) +
+    (wantsNote(ctx, settings) ? 2 : 0);
+}
+
+/** Syncs one event to Tave, at the rate of the integration's account. */
 export async function syncToTave(
-  sql: Sql,
+  deps: { sql: Sql; now?: () => Date },
   ctx: CrmContext,
   settings: TaveSettings,
   account: TaveAccount,
 ): Promise<Attempt> {
+  const sql = deps.sql;
+  const bucket = accountBucket("tave", ctx.integration_id!, taveRequests(ctx, settings));
+  const limited = await takeRateLimits(deps, [bucket], "Tave request rate of the studio");
+  if (limited) return done(limited);
   const tave = new TaveClient(account);
   const ids = { contact_id: ctx.contact_id, job_id: ctx.job_id, lead_job_id: ctx.lead_job_id };
   const actions: string[] = [];
-  const end = (attempt: Attempt["outcome"]): Attempt => ({ outcome: attempt, calls: tave.calls });
+  const end = (attempt: Attempt["outcome"]): Attempt => done(attempt, tave.calls);
   // A lost answer to a creation is safe to replay only when a look-up can find what it created.
-  const failed = (f: ProviderFailure, replaySafe = true) =>
-    end(outcomeOf(f, { provider: "tave" }, replaySafe && ctx.email !== null));
+  const failed = async (f: ProviderFailure, replaySafe = true) =>
+    await rateLimitedAttempt(deps, [bucket], f, tave.calls) ??
+      end(outcomeOf(f, { provider: "tave" }, replaySafe && ctx.email !== null));
 
   let leadCreated = false;
   if (!ids.contact_id || !ids.job_id) {
     if (!ids.contact_id && ctx.email) {
       const found = await tave.findContactByEmail(ctx.email);
-      if (!found.ok) return failed(found);
+      if (!found.ok) return await failed(found);
       ids.contact_id = found.value;
     }
     if (!ids.contact_id && !ids.lead_job_id) {
       const lead = await tave.createLead(leadFields(ctx, settings));
-      if (!lead.ok) return failed(lead);
+      if (!lead.ok) return await failed(lead);
       leadCreated = true;
       actions.push("lead.created");
       ids.lead_job_id = lead.value;
@@ -96,7 +121,7 @@ export async function syncToTave(
     if (ids.contact_id && !ids.job_id) {
       const job = await tave.newestJobOf(ids.contact_id);
       if (job.ok) ids.job_id = job.value;
-      else if (!leadCreated) return failed(job);
+      else if (!leadCreated) return await failed(job);
     }
     if (ids.contact_id) actions.push(leadCreated ? "contact.resolved" : "contact.linked");
     await saveCrmLink(sql, ctx, ids);
@@ -107,8 +132,7 @@ export async function syncToTave(
     : { contact: {}, job: {} };
   const stage = settings.stages[ctx.event_type];
   if (stage) job.stage = stage;
-  const note = settings.notes &&
-    (ctx.event_type === "step.completed" || ctx.event_type === "journey.completed");
+  const note = wantsNote(ctx, settings);
 
   const missing = (Object.keys(contact).length > 0 && !ids.contact_id) ||
     ((Object.keys(job).length > 0 || note) && !ids.job_id);
@@ -125,17 +149,17 @@ export async function syncToTave(
   }
   if (Object.keys(contact).length > 0 && ids.contact_id) {
     const r = await tave.updateContact(ids.contact_id, contact);
-    if (!r.ok) return failed(r);
+    if (!r.ok) return await failed(r);
     actions.push("contact.updated");
   }
   if (Object.keys(job).length > 0 && ids.job_id) {
     const r = await tave.updateJob(ids.job_id, job);
-    if (!r.ok) return failed(r);
+    if (!r.ok) return await failed(r);
     actions.push(stage ? `job.stage:${stage}` : "job.updated");
   }
   if (note && ids.job_id) {
     const r = await tave.addNote(ids.job_id, noteHtml(ctx), `journeys-event:${ctx.event_id}`);
-    if (!r.ok) return failed(r);
+    if (!r.ok) return await failed(r);
     if (r.value) actions.push("note.added");
   }
   return end({

@@ -2,6 +2,7 @@
 // client), and what a refused Google credential means for the integration and the run.
 import type { Sql } from "../../db/client.ts";
 import { heldAttempt, rejectCredentials } from "../../providers/credentials.ts";
+import { type RateBucket, rateLimitedAttempt } from "../../providers/rate.ts";
 import { failureOutcome } from "../../providers/result.ts";
 import type { CalendarAnswer, GoogleClient } from "../../providers/scheduling/google_calendar.ts";
 import type { Attempt } from "../../runs/types.ts";
@@ -62,14 +63,17 @@ export function googleNotConnected(calls: Attempt["calls"] = []): Attempt {
  * The attempt of a run whose Google call failed. `invalid_grant` (the vendor revoked access, or the
  * refresh token expired) marks the integration disconnected (unless it changed since `version`, when the
  * token was read) and holds the run until they reconnect; anything else is classified as Google answered.
+ * A usage limit (429, 403 rate reasons) puts the account's `bucket` in debt and defers the run.
  * Google writes are keyed by our event ids, so replaying one whose answer was lost is safe.
  */
 export async function googleFailure(
-  sql: Sql,
+  deps: { sql: Sql; now?: () => Date },
   supplierId: string,
   result: CalendarAnswer,
-  version?: string | null,
+  version: string | null | undefined,
+  bucket: RateBucket,
 ): Promise<Attempt> {
+  const sql = deps.sql;
   const answer = result.answer as Extract<CalendarAnswer["answer"], { ok: false }>;
   if (answer.error.code === "invalid_grant") {
     // Only the integration whose token was refused: a vendor who reconnected meanwhile stays connected.
@@ -84,5 +88,6 @@ export async function googleFailure(
     await rejectCredentials(sql, row.id, { ...answer.error, message: reason });
     return heldAttempt([{ id: row.id, provider: "google_calendar", status_reason: reason }], result.calls);
   }
-  return { outcome: failureOutcome(answer, true), calls: result.calls };
+  return await rateLimitedAttempt(deps, [bucket], answer, result.calls) ??
+    { outcome: failureOutcome(answer, true), calls: result.calls };
 }

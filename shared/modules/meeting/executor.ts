@@ -13,6 +13,7 @@ import type { Sql } from "../../db/client.ts";
 import { pgArray } from "../../db/client.ts";
 import { delivered, type EmailChannel, type EmailTarget, notSent } from "../../channels/email.ts";
 import { credentialsRejected, heldAttempt, rejectCredentials } from "../../providers/credentials.ts";
+import { accountBucket, rateLimitedAttempt, takeRateLimits } from "../../providers/rate.ts";
 import { failureOutcome } from "../../providers/result.ts";
 import { prefilledSchedulerUrl, splitName } from "../../providers/scheduling/acuity.ts";
 import { createSchedulingLink, prefilledBookingUrl } from "../../providers/scheduling/calendly.ts";
@@ -27,7 +28,14 @@ import {
   meetLink,
 } from "../../providers/scheduling/google_calendar.ts";
 import { type EmailTemplate, renderTemplate, TemplateError } from "../../render/template.ts";
-import type { Attempt, IntegrationCall, ModuleExecutor, ModuleRun, Outcome } from "../../runs/types.ts";
+import {
+  type Attempt,
+  done,
+  type IntegrationCall,
+  type ModuleExecutor,
+  type ModuleRun,
+  type Outcome,
+} from "../../runs/types.ts";
 import type { SecretStore } from "../../secrets.ts";
 import type { BusinessHours } from "../../time/zones.ts";
 import { type MeetingStepConfig, meetingStepConfig, wantsMeet } from "./config.ts";
@@ -217,6 +225,9 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
             "Cannot create a Calendly link: the Calendly secret in Vault has no access_token",
           );
         }
+        const bucket = accountBucket("calendly", ctx.provider_integration_id!);
+        const limited = await takeRateLimits(deps, [bucket], "Calendly request rate of the account");
+        if (limited) return done(limited, calls);
         const link = await createSchedulingLink(
           {
             accessToken: token,
@@ -242,7 +253,8 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
               status_reason: link.error.message,
             }], calls);
           }
-          return { outcome: failureOutcome(link, true), calls };
+          return await rateLimitedAttempt(deps, [bucket], link, calls) ??
+            done(failureOutcome(link, true), calls);
         }
         created = prefilledBookingUrl(
           link.booking_url!,
@@ -308,8 +320,12 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
       select id::text from public.meeting_for_run(${run.id}::bigint, 'google_calendar')`;
     const eventId = await eventIdFor(run.idempotency_key);
     const calls: IntegrationCall[] = [];
+    // freeBusy and events.insert; a read-back after a lost answer goes on the same tokens.
+    const bucket = accountBucket("google_calendar", ctx.provider_integration_id!, 2);
+    const limited = await takeRateLimits(deps, [bucket], "Google Calendar request rate of the account");
+    if (limited) return done(limited);
     const failed = (answer: CalendarAnswer["answer"]) =>
-      googleFailure(deps.sql, run.supplier_id, { answer, calls }, ctx.provider_version);
+      googleFailure(deps, run.supplier_id, { answer, calls }, ctx.provider_version, bucket);
 
     const from = new Date(now().getTime() + config.availability.notice_hours * 3_600_000);
     const to = new Date(from.getTime() + (config.availability.window_days + 1) * 86_400_000);
@@ -542,7 +558,7 @@ export function meetingExecutor(deps: MeetingModuleDeps): ModuleExecutor {
       const execute = (run: ModuleRun): Attempt | Promise<Attempt> => {
         const timeline = timelineContexts.get(run.id);
         if (timeline) {
-          return syncTimeline({ sql: deps.sql, secrets: deps.secrets, google: googleClient }, timeline);
+          return syncTimeline({ sql: deps.sql, secrets: deps.secrets, now, google: googleClient }, timeline);
         }
         const ctx = contexts.get(run.id);
         if (!ctx) {

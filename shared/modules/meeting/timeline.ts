@@ -5,15 +5,17 @@ import type { Sql } from "../../db/client.ts";
 import { pgArray } from "../../db/client.ts";
 import {
   type AccessTokens,
+  type CalendarAnswer,
   type CalendarEvent,
   deleteEvent,
   eventIdFor,
   type GoogleClient,
   upsertEvent,
 } from "../../providers/scheduling/google_calendar.ts";
-import type { Attempt, IntegrationCall } from "../../runs/types.ts";
+import { type Attempt, done, type IntegrationCall } from "../../runs/types.ts";
 import type { SecretStore } from "../../secrets.ts";
 import { heldAttempt } from "../../providers/credentials.ts";
+import { accountBucket, takeRateLimits } from "../../providers/rate.ts";
 import { googleFailure, googleNotConnected, vaultJson } from "./credentials.ts";
 
 /** What a timeline sync run needs, loaded for a batch in one query. */
@@ -46,6 +48,7 @@ export type TimelineEntry = {
 export type TimelineDeps = {
   sql: Sql;
   secrets: SecretStore;
+  now?: () => Date;
   /** Our OAuth client and its token cache; undefined when google_oauth_client is missing from Vault. */
   google: () => Promise<{ client: GoogleClient; tokens: AccessTokens } | undefined>;
 };
@@ -146,6 +149,14 @@ export async function syncTimeline(deps: TimelineDeps, ctx: TimelineContext): Pr
       and (journey_instance_id = ${ctx.journey_instance_id}::uuid
         or (kind = 'wedding' and client_id = ${ctx.client_id}::uuid))`;
 
+  // Also those left in a calendar the vendor has since moved the timeline away from.
+  const removed = written.filter((w) => !ids.includes(w.event_id) || w.calendar_id !== calendarId);
+  const bucket = accountBucket("google_calendar", ctx.google_integration_id!, wanted.length + removed.length);
+  const limited = await takeRateLimits(deps, [bucket], "Google Calendar request rate of the account");
+  if (limited) return done(limited);
+  const failed = (answer: CalendarAnswer["answer"], calls: IntegrationCall[]) =>
+    googleFailure(deps, ctx.supplier_id, { answer, calls }, ctx.google_version, bucket);
+
   const calls: IntegrationCall[] = [];
   for (const [i, entry] of wanted.entries()) {
     const result = await upsertEvent(
@@ -157,16 +168,14 @@ export async function syncTimeline(deps: TimelineDeps, ctx: TimelineContext): Pr
     );
     calls.push(...result.calls);
     if (!result.answer.ok) {
-      return googleFailure(deps.sql, ctx.supplier_id, { answer: result.answer, calls }, ctx.google_version);
+      return await failed(result.answer, calls);
     }
   }
-  // Also those left in a calendar the vendor has since moved the timeline away from.
-  const removed = written.filter((w) => !ids.includes(w.event_id) || w.calendar_id !== calendarId);
   for (const stale of removed) {
     const result = await deleteEvent(g.client, g.tokens, refreshToken, stale.calendar_id, stale.event_id);
     calls.push(...result.calls);
     if (!result.answer.ok) {
-      return googleFailure(deps.sql, ctx.supplier_id, { answer: result.answer, calls }, ctx.google_version);
+      return await failed(result.answer, calls);
     }
   }
   const synced = wanted.map((w, i) => ({ ...w, event_id: ids[i] }));

@@ -25,13 +25,13 @@ import {
 } from "../../providers/whatsapp/meta_cloud.ts";
 import { pgArray, type Sql } from "../../db/client.ts";
 import { TemplateError } from "../../render/template.ts";
-import type {
-  Attempt,
-  IntegrationCall,
-  ModuleExecutor,
-  ModuleRun,
-  Outcome,
-  RunError,
+import {
+  type Attempt,
+  done,
+  type IntegrationCall,
+  type ModuleExecutor,
+  type ModuleRun,
+  type RunError,
 } from "../../runs/types.ts";
 import { formatWeddingDate } from "../../time/zones.ts";
 import { type SmsStepConfig, smsStepConfig } from "./config.ts";
@@ -80,7 +80,6 @@ const WHATSAPP_BODY_MAX = 4096;
 const WHATSAPP_NUMBER_MPS = 80;
 const WHATSAPP_PAIR_PER_S = 1 / 6;
 
-const done = (outcome: Outcome, calls: IntegrationCall[] = []): Attempt => ({ outcome, calls });
 const skip = (code: string, message: string) => done({ kind: "skipped", error: { code, message } });
 const fail = (code: string, message: string, calls: IntegrationCall[] = []) =>
   done({ kind: "permanent", error: { code, message } }, calls);
@@ -185,7 +184,7 @@ export function smsExecutor(deps: SmsModuleDeps): ModuleExecutor {
         burst: 1,
       },
     ], "WhatsApp send rate (per number or per recipient)");
-    if (limited) return { attempt: limited };
+    if (limited) return { attempt: done(limited) };
     const account = {
       phoneNumberId,
       accessToken,

@@ -1,5 +1,6 @@
 // Calendly API v2 adapter: single-use scheduling links, event types, the current user, webhook subscriptions.
 import { answerFailure, callProvider, type ProviderAnswer } from "../http.ts";
+import { retryAfterSeconds } from "../result.ts";
 
 /** Where and as whom to call Calendly (a personal access token or an OAuth access token). */
 export type CalendlyAccount = {
@@ -30,8 +31,9 @@ function call(
     timeoutMs: account.timeoutMs,
     idempotent,
     fetch: account.fetch,
-    // Calendly says when a throttled client may retry in X-RateLimit-Reset, not Retry-After.
-    describeError: (status) => status === 429 ? { retryAfterS: 60 } : {},
+    // Calendly says when a throttled client may retry in X-RateLimit-Reset (seconds), not Retry-After.
+    describeError: (status, _body, headers) =>
+      status === 429 ? { retryAfterS: retryAfterSeconds(headers.get("x-ratelimit-reset")) ?? 60 } : {},
   });
 }
 
