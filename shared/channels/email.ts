@@ -19,6 +19,7 @@ import {
 } from "../providers/credentials.ts";
 import type { EmailMessage } from "../providers/email/message.ts";
 import { type CircuitOptions, type GateDecision, providerGate, providerReport } from "../providers/gate.ts";
+import { rateLimitedOutcome } from "../providers/rate.ts";
 import type { Attempt, IntegrationCall, Outcome, RunError } from "../runs/types.ts";
 import type { SecretStore } from "../secrets.ts";
 
@@ -214,11 +215,9 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
         }, calls);
       }
       if (result.error.http_status === 429) {
+        // The account's bucket now owes Retry-After; the run waits for it without using an attempt.
         await providerReport(sql, ref, "rate_limited", circuit, result.error, result.retry_after_s);
-        return attempt(
-          { kind: "transient", error: result.error, retry_after_s: result.retry_after_s },
-          calls,
-        );
+        return attempt(rateLimitedOutcome({ now }, result), calls);
       }
       await providerReport(sql, ref, "failure", circuit, result.error);
       lastError = result.error;

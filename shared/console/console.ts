@@ -78,10 +78,13 @@ async function render(sql: Sql, url: URL, csrf: string): Promise<string> {
     join public.journey_instances i on i.id = r.journey_instance_id
     where r.status in ('dead', 'held') order by r.updated_at desc limit 100`;
   const circuits = await sql<Record<string, unknown>[]>`
-    select provider, account, circuit, consecutive_failures, open_until, next_slot_at,
-      last_errors -> 0 ->> 'code' as code
-    from public.provider_account_status
-    where circuit <> 'closed' or next_slot_at > now() order by provider, account limit 100`;
+    select coalesce(a.provider, l.provider) as provider,
+      coalesce(a.account, l.account) || coalesce(' / ' || nullif(l.scope, ''), '') as account,
+      a.circuit, a.consecutive_failures, a.open_until, l.limited_until, a.last_errors -> 0 ->> 'code' as code
+    from public.provider_account_status a
+    full join (select * from public.rate_limit_status where limited_until is not null) l
+      on (l.provider, l.account, l.scope) = (a.provider, a.account, '')
+    where a.circuit <> 'closed' or l.limited_until is not null order by 1, 2 limit 100`;
 
   const statuses = [...new Set(runs.map((r) => r.status))];
   const modules = [...new Set(runs.map((r) => r.module_type))];
@@ -160,14 +163,14 @@ ${
 <h2>Open circuits and rate limits</h2>
 ${
     table(
-      ["provider", "account", "circuit", "failures", "open until", "next slot", "last code"],
+      ["provider", "account", "circuit", "failures", "open until", "rate-limited until", "last code"],
       circuits.map((c) => [
         c.provider,
         c.account,
         c.circuit,
         c.consecutive_failures,
         c.open_until,
-        c.next_slot_at,
+        c.limited_until,
         c.code,
       ]),
       "circuits",

@@ -47,7 +47,7 @@ export function accountBucket(provider: RatedProvider, account: string, cost = 1
 type RateDeps = { sql: Sql; now?: () => Date; sleep?: (ms: number) => Promise<void> };
 
 /** The deferral of a run for `wait_s` seconds because of a rate limit (code `rate_limited`). */
-function rateDeferral(deps: RateDeps, waitS: number, error: Omit<RunError, "code">): Outcome {
+function rateDeferral(deps: { now?: () => Date }, waitS: number, error: Omit<RunError, "code">): Outcome {
   const now = deps.now?.() ?? new Date();
   return {
     kind: "deferred",
@@ -57,25 +57,25 @@ function rateDeferral(deps: RateDeps, waitS: number, error: Omit<RunError, "code
 }
 
 /**
- * Takes tokens from every bucket at once (all or none); sleeps through a short wait. Returns the
- * deferral of the run (code `rate_limited`) when the wait is longer, else null.
+ * Takes tokens from every bucket at once (all or none). A wait up to {@link MAX_RATE_SLEEP_S} reserves the
+ * tokens and is slept through (concurrent callers queue behind it); a longer one takes nothing and returns
+ * the deferral of the run (code `rate_limited`). Null when the caller may go.
  */
 export async function takeRateLimits(
   deps: RateDeps,
   buckets: RateBucket[],
   reason: string,
 ): Promise<Outcome | null> {
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  for (;;) {
-    const [row] = await deps.sql<{ wait: number }[]>`
-      select public.take_rate_limits(${JSON.stringify(buckets)}::text::jsonb) as wait`;
-    if (row.wait <= 0) return null;
-    if (row.wait <= MAX_RATE_SLEEP_S) {
-      await sleep(Math.ceil(row.wait * 1000));
-      continue;
-    }
-    return rateDeferral(deps, row.wait, { message: reason });
+  const [row] = await deps.sql<{ wait: number }[]>`
+    select public.take_rate_limits(${
+    JSON.stringify(buckets)
+  }::text::jsonb, ${MAX_RATE_SLEEP_S}::float8) as wait`;
+  if (row.wait > MAX_RATE_SLEEP_S) return rateDeferral(deps, row.wait, { message: reason });
+  if (row.wait > 0) {
+    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    await sleep(Math.ceil(row.wait * 1000));
   }
+  return null;
 }
 
 /** A failed provider call, as adapters classify it. */
@@ -87,9 +87,22 @@ function overRate(f: Failure): boolean {
 }
 
 /**
+ * The deferral of a run whose provider answered that the account is over its rate (code `rate_limited`,
+ * due after the provider's Retry-After, no attempt used), keeping the provider's status and reason.
+ */
+export function rateLimitedOutcome(deps: { now?: () => Date }, failure: Failure): Outcome {
+  const waitS = failure.retry_after_s ?? 1;
+  return rateDeferral(deps, waitS, {
+    provider: failure.error.provider,
+    http_status: failure.error.http_status,
+    message: `${failure.error.message} (the account's rate limit; retried after ${Math.ceil(waitS)} s)`,
+  });
+}
+
+/**
  * When a provider answered that the account is over its rate: puts the buckets in debt for its
- * Retry-After (every instance then waits) and returns the attempt deferring the run (code `rate_limited`,
- * no attempt used) rather than failing it; null for any other failure.
+ * Retry-After (every instance then waits) and returns the attempt deferring the run
+ * ({@link rateLimitedOutcome}) rather than failing it; null for any other failure.
  */
 export async function rateLimitedAttempt(
   deps: RateDeps,
@@ -98,14 +111,9 @@ export async function rateLimitedAttempt(
   calls: IntegrationCall[],
 ): Promise<Attempt | null> {
   if (!overRate(failure)) return null;
-  const waitS = failure.retry_after_s ?? 1;
-  await deps.sql`select public.report_rate_limited(${JSON.stringify(buckets)}::text::jsonb, ${waitS})`;
-  return done(
-    rateDeferral(deps, waitS, {
-      provider: failure.error.provider,
-      http_status: failure.error.http_status,
-      message: `${failure.error.message} (the account's rate limit; retried after ${Math.ceil(waitS)} s)`,
-    }),
-    calls,
-  );
+  await deps.sql`
+    select public.report_rate_limited(${JSON.stringify(buckets)}::text::jsonb, ${
+    failure.retry_after_s ?? 1
+  })`;
+  return done(rateLimitedOutcome(deps, failure), calls);
 }

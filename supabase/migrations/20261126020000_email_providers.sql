@@ -1,5 +1,6 @@
--- Email across providers: the order a supplier's email providers are tried in, a circuit breaker and a
--- send-rate limit per provider account shared by every function instance (with a status view), one-click
+-- Email across providers: the order a supplier's email providers are tried in, a circuit breaker per
+-- provider account and the one rate limiter of every provider account and sender, shared by every function
+-- instance (with status views), one-click
 -- unsubscribes, Mailgun webhook tokens remembered against replays, and the email step's send_time options.
 
 -- Failover order -----------------------------------------------------------------------------------
@@ -10,7 +11,7 @@ comment on column public.supplier_integrations.priority is
   'Order in which a supplier''s providers of one channel are tried, lowest first (email: the primary, '
   'then the failovers).';
 
--- Circuit breaker and rate limit per provider account ------------------------------------------------
+-- Circuit breaker per provider account ---------------------------------------------------------------
 
 create table public.provider_accounts (
   provider text not null check (provider ~ '^[a-z][a-z0-9_]*$'),
@@ -22,7 +23,6 @@ create table public.provider_accounts (
   opened_at timestamptz,
   open_until timestamptz,
   probe_until timestamptz,
-  next_slot_at timestamptz not null default '-infinity',
   last_errors jsonb not null default '[]' check (jsonb_typeof(last_errors) = 'array'),
   last_success_at timestamptz,
   last_failure_at timestamptz,
@@ -31,10 +31,8 @@ create table public.provider_accounts (
 );
 comment on table public.provider_accounts is
   'One row per provider account (an API key, or several keys sharing one limit): its circuit breaker '
-  '(closed / open / half_open, with the last errors) and its send-rate slot clock, shared by every function '
-  'instance. Written only by provider_gate and provider_report.';
-comment on column public.provider_accounts.next_slot_at is
-  'The earliest time the next request may leave (a token bucket of one token, as a theoretical arrival time).';
+  '(closed / open / half_open, with the last errors), shared by every function instance; its send rate is '
+  'its bucket in public.rate_limits. Written only by provider_gate and provider_report.';
 comment on column public.provider_accounts.probe_until is
   'While half-open, one request probes the provider; others wait until it reports or this passes.';
 create index provider_accounts_supplier on public.provider_accounts (supplier_id);
@@ -51,19 +49,23 @@ create table public.rate_limits (
   account text not null check (length(account) between 1 and 200),
   scope text not null default '' check (length(scope) <= 300),
   tokens double precision not null,
+  per_second double precision not null check (per_second > 0),
   updated_at timestamptz not null,
   primary key (provider, account, scope)
 );
 comment on table public.rate_limits is
   'Token buckets shared by every function instance, one per provider account and scope ('''' is the '
-  'account itself; e.g. twilio / <sender> / sender, whatsapp / <number id> / pair:<recipient>); see '
-  'take_rate_limits.';
+  'account itself; e.g. resend / <team>, twilio / <account> / sender:<number>, whatsapp / <number id> / '
+  'pair:<recipient>, tave / <integration>); see take_rate_limits. Negative tokens are a debt: sends '
+  'reserved ahead, or a provider''s Retry-After (report_rate_limited).';
+comment on column public.rate_limits.per_second is 'The refill rate the bucket was last taken at.';
 alter table public.rate_limits enable row level security;
 -- Internal to the pipeline: stated explicitly, no user reads or writes buckets.
 create policy rate_limits_pipeline_only on public.rate_limits for all to authenticated using (false) with check (false);
 revoke all on public.rate_limits from anon, authenticated;
 
-create function public.take_rate_limits(p_buckets jsonb) returns double precision
+create function public.take_rate_limits(p_buckets jsonb, p_reserve_s double precision default 0)
+returns double precision
 language plpgsql security definer
 set search_path = ''
 as $$
@@ -74,6 +76,7 @@ declare
   v_accounts text[] := '{}';
   v_scopes text[] := '{}';
   v_left double precision[] := '{}';
+  v_rates double precision[] := '{}';
   v_refilled double precision;
   b record;
 begin
@@ -85,8 +88,8 @@ begin
            burst double precision)
     order by x.provider, x.account, coalesce(x.scope, '')
   loop
-    insert into public.rate_limits (provider, account, scope, tokens, updated_at)
-    values (b.provider, b.account, b.scope, b.burst, v_now)
+    insert into public.rate_limits (provider, account, scope, tokens, per_second, updated_at)
+    values (b.provider, b.account, b.scope, b.burst, b.per_second, v_now)
     on conflict do nothing;
     select least(b.burst, r.tokens + extract(epoch from v_now - r.updated_at) * b.per_second) into v_refilled
     from public.rate_limits r where (r.provider, r.account, r.scope) = (b.provider, b.account, b.scope)
@@ -98,20 +101,24 @@ begin
     v_accounts := v_accounts || b.account;
     v_scopes := v_scopes || b.scope;
     v_left := v_left || (v_refilled - b.cost);
+    v_rates := v_rates || b.per_second;
   end loop;
-  if v_wait > 0 then
+  if v_wait > coalesce(p_reserve_s, 0) then
     return v_wait;
   end if;
-  update public.rate_limits r set tokens = t.tokens, updated_at = v_now
-  from unnest(v_providers, v_accounts, v_scopes, v_left) as t(provider, account, scope, tokens)
+  -- Taken now, or reserved: the caller goes in v_wait seconds and the buckets owe the tokens meanwhile,
+  -- so concurrent callers queue behind it (a theoretical arrival time) instead of racing for the refill.
+  update public.rate_limits r set tokens = t.tokens, per_second = t.per_second, updated_at = v_now
+  from unnest(v_providers, v_accounts, v_scopes, v_left, v_rates) as t(provider, account, scope, tokens, per_second)
   where (r.provider, r.account, r.scope) = (t.provider, t.account, t.scope);
-  return 0;
+  return v_wait;
 end
 $$;
-comment on function public.take_rate_limits(jsonb) is
+comment on function public.take_rate_limits(jsonb, double precision) is
   'Takes tokens from several buckets at once ([{provider, account, scope, cost, per_second, burst}]): all '
-  'or none. Returns 0 when taken, else the seconds until every bucket can pay (nothing is taken then).';
-revoke execute on function public.take_rate_limits(jsonb) from public, anon, authenticated;
+  'or none. Returns the seconds until every bucket can pay: when that is at most p_reserve_s the tokens are '
+  'taken (reserved; the caller goes after that wait), else nothing is taken. A cost of 0 only waits out a debt.';
+revoke execute on function public.take_rate_limits(jsonb, double precision) from public, anon, authenticated;
 
 create function public.report_rate_limited(p_buckets jsonb, p_retry_after_s double precision) returns void
 language plpgsql security definer
@@ -126,27 +133,53 @@ begin
       using errcode = '22023';
   end if;
   for b in
-    select x.provider, x.account, coalesce(x.scope, '') as scope, x.per_second, x.burst
-    from jsonb_to_recordset(p_buckets)
-      as x(provider text, account text, scope text, per_second double precision, burst double precision)
+    select x.provider, x.account, coalesce(x.scope, '') as scope, x.per_second
+    from jsonb_to_recordset(p_buckets) as x(provider text, account text, scope text, per_second double precision)
     order by x.provider, x.account, coalesce(x.scope, '')
   loop
-    -- The bucket owes Retry-After's worth of tokens: the next caller, on any instance, waits it out.
-    insert into public.rate_limits as r (provider, account, scope, tokens, updated_at)
-    values (b.provider, b.account, b.scope, -p_retry_after_s * b.per_second, v_now)
+    -- The bucket owes Retry-After's worth of tokens: the next caller, on any instance, waits it out. A
+    -- bucket never taken yet (or a rate not given) counts one token a second.
+    insert into public.rate_limits as r (provider, account, scope, tokens, per_second, updated_at)
+    values (b.provider, b.account, b.scope, -p_retry_after_s * coalesce(b.per_second, 1), coalesce(b.per_second, 1), v_now)
     on conflict (provider, account, scope) do update
     set tokens = least(
-          least(b.burst, r.tokens + extract(epoch from v_now - r.updated_at) * b.per_second),
-          -p_retry_after_s * b.per_second),
+          r.tokens + extract(epoch from v_now - r.updated_at) * r.per_second,
+          -p_retry_after_s * coalesce(b.per_second, r.per_second)),
+        per_second = coalesce(b.per_second, r.per_second),
         updated_at = v_now;
   end loop;
 end
 $$;
 comment on function public.report_rate_limited(jsonb, double precision) is
   'A provider answered 429 (or its own rate-limit answer) for these buckets ([{provider, account, scope, '
-  'per_second, burst}]): each is put in debt for p_retry_after_s, so take_rate_limits makes every caller wait '
+  'per_second}]): each is put in debt for p_retry_after_s, so take_rate_limits makes every caller wait '
   'until the provider said it may retry. Never lessens a debt already owed.';
 revoke execute on function public.report_rate_limited(jsonb, double precision) from public, anon, authenticated;
+
+create function public.rate_limit_debt_s(p_provider text, p_account text, p_scope text default '')
+returns double precision
+language sql stable
+set search_path = ''
+as $$
+  select coalesce((
+    select greatest(0, -r.tokens / r.per_second - extract(epoch from clock_timestamp() - r.updated_at))
+    from public.rate_limits r where (r.provider, r.account, r.scope) = (p_provider, p_account, p_scope)
+  ), 0)
+$$;
+comment on function public.rate_limit_debt_s(text, text, text) is
+  'Seconds until a bucket is out of debt (a Retry-After, or sends reserved ahead); 0 when it is not.';
+revoke execute on function public.rate_limit_debt_s(text, text, text) from public, anon, authenticated;
+
+create view public.rate_limit_status with (security_invoker = true) as
+select r.provider, r.account, r.scope, r.per_second, r.tokens,
+  case when d.s > 0 then clock_timestamp() + make_interval(secs => d.s) end as limited_until,
+  r.updated_at
+from public.rate_limits r, lateral (select public.rate_limit_debt_s(r.provider, r.account, r.scope) as s) d;
+comment on view public.rate_limit_status is
+  'Every rate-limit bucket (provider account, sender, recipient pair) with its rate and limited_until: '
+  'until then every caller waits (a provider''s Retry-After, or sends reserved ahead); null when nobody '
+  'waits. Operators only.';
+revoke all on public.rate_limit_status from public, anon, authenticated;
 
 create function public.provider_gate(
   p_provider text,
@@ -168,68 +201,75 @@ declare
   v_now timestamptz := clock_timestamp();
   v_row public.provider_accounts;
   v_circuit text;
-  v_slot timestamptz;
+  v_limited boolean := coalesce(p_interval_s, 0) > 0;
 begin
-  -- The common case (closed circuit, no rate limit, no Retry-After pending) reads without locking: the
-  -- row lock serialised every send of an account (7.8 ms per call at concurrency 64, and a commit that
-  -- must flush WAL), for an answer that writes nothing.
+  -- The common case (closed circuit) reads the account without locking it: the row lock serialised every
+  -- send of an account (7.8 ms per call at concurrency 64, and a commit that must flush WAL). The send rate
+  -- is the account's bucket in public.rate_limits: one token per request, the next request reserved
+  -- p_interval_s after the last; an account without a rate only waits out a 429's Retry-After (read only).
   select * into v_row from public.provider_accounts a
   where a.provider = p_provider and a.account = p_account;
-  if found and v_row.circuit = 'closed' and v_row.probe_until is null and coalesce(p_interval_s, 0) <= 0
-     and v_row.next_slot_at <= v_now then
-    decision := 'send';
-    wait_s := 0;
-    circuit := 'closed';
-    consecutive_failures := v_row.consecutive_failures;
-    return;
+  if not found then
+    insert into public.provider_accounts (provider, account, supplier_id)
+    values (p_provider, p_account, p_supplier_id)
+    on conflict do nothing;
+    select * into v_row from public.provider_accounts a
+    where a.provider = p_provider and a.account = p_account;
   end if;
-  insert into public.provider_accounts (provider, account, supplier_id)
-  values (p_provider, p_account, p_supplier_id)
-  on conflict do nothing;
-  select * into v_row from public.provider_accounts a
-  where a.provider = p_provider and a.account = p_account
-  for update;
-  v_circuit := v_row.circuit;
   consecutive_failures := v_row.consecutive_failures;
+  v_circuit := v_row.circuit;
 
-  if v_circuit = 'open' then
-    if v_row.open_until > v_now then
+  if v_circuit <> 'closed' or v_row.probe_until is not null then
+    select * into v_row from public.provider_accounts a
+    where a.provider = p_provider and a.account = p_account
+    for update;
+    v_circuit := v_row.circuit;
+    consecutive_failures := v_row.consecutive_failures;
+    if v_circuit = 'open' then
+      if v_row.open_until > v_now then
+        decision := 'open';
+        circuit := v_circuit;
+        wait_s := extract(epoch from v_row.open_until - v_now);
+        return;
+      end if;
+      v_circuit := 'half_open';
+    end if;
+    if v_circuit = 'half_open' and v_row.probe_until > v_now then
       decision := 'open';
       circuit := v_circuit;
-      wait_s := extract(epoch from v_row.open_until - v_now);
+      wait_s := extract(epoch from v_row.probe_until - v_now);
       return;
     end if;
-    v_circuit := 'half_open';
   end if;
   circuit := v_circuit;
-  if v_circuit = 'half_open' and v_row.probe_until > v_now then
-    decision := 'open';
-    wait_s := extract(epoch from v_row.probe_until - v_now);
-    return;
-  end if;
 
-  v_slot := greatest(v_row.next_slot_at, v_now);
-  wait_s := extract(epoch from v_slot - v_now);
+  wait_s := case
+    when v_limited then public.take_rate_limits(jsonb_build_array(jsonb_build_object(
+      'provider', p_provider, 'account', p_account, 'cost', 1, 'per_second', 1 / p_interval_s, 'burst', 1)),
+      p_max_wait_s)
+    else public.rate_limit_debt_s(p_provider, p_account)
+  end;
   if wait_s > p_max_wait_s then
     decision := 'wait';
     return;
   end if;
   decision := 'send';
-  update public.provider_accounts
-  set next_slot_at = case when p_interval_s > 0 then v_slot + make_interval(secs => p_interval_s) else next_slot_at end,
-      circuit = v_circuit,
-      -- The probe may take as long as a provider call; provider_report releases it sooner.
-      probe_until = case when v_circuit = 'half_open' then v_slot + interval '60 seconds' end,
-      updated_at = v_now
-  where provider = p_provider and account = p_account
-    and (p_interval_s > 0 or v_circuit <> 'closed' or probe_until is not null);
+  if v_circuit <> 'closed' or v_row.probe_until is not null then
+    update public.provider_accounts
+    set circuit = v_circuit,
+        -- The probe may take as long as a provider call; provider_report releases it sooner.
+        probe_until = case when v_circuit = 'half_open' then v_now + make_interval(secs => wait_s + 60) end,
+        updated_at = v_now
+    where provider = p_provider and account = p_account;
+  end if;
 end
 $$;
 comment on function public.provider_gate(text, text, uuid, double precision, double precision) is
-  'Asks to send one request through a provider account. decision = send: go after wait_s seconds (the '
-  'rate slot is reserved, so concurrent instances space their requests p_interval_s apart); wait: the next '
-  'slot is more than p_max_wait_s away; open: the circuit is open (or a half-open probe is in flight) for '
-  'wait_s more seconds. An open circuit whose cooldown passed lets exactly one probe through.';
+  'Asks to send one request through a provider account. decision = send: go after wait_s seconds (a token '
+  'of the account''s bucket in public.rate_limits is reserved, so concurrent instances space their requests '
+  'p_interval_s apart); wait: the bucket cannot pay within p_max_wait_s (nothing is reserved); open: the '
+  'circuit is open (or a half-open probe is in flight) for wait_s more seconds. An open circuit whose '
+  'cooldown passed lets exactly one probe through.';
 
 create function public.provider_report(
   p_provider text,
@@ -269,9 +309,11 @@ begin
     return 'closed';
   elsif p_result = 'rate_limited' then
     -- The provider said when: every instance's next request through this account waits for it.
+    perform public.report_rate_limited(
+      jsonb_build_array(jsonb_build_object('provider', p_provider, 'account', p_account)),
+      greatest(coalesce(p_retry_after_s, 1), 0));
     update public.provider_accounts
-    set next_slot_at = greatest(next_slot_at, v_now + make_interval(secs => coalesce(p_retry_after_s, 1))),
-        probe_until = null,
+    set probe_until = null,
         last_errors = v_errors,
         updated_at = v_now
     where provider = p_provider and account = p_account;
@@ -311,8 +353,8 @@ $$;
 comment on function public.provider_report(text, text, text, jsonb, double precision, integer, double precision) is
   'Reports how a request through a provider account ended: success closes the circuit; failure (5xx, '
   'no answer) counts towards opening it (p_failure_threshold in a row, or any failure of a half-open probe), '
-  'for p_cooldown_s doubling per opening in a row; rate_limited pushes the account''s next slot past '
-  'Retry-After. Keeps the last five errors. Returns the circuit state.';
+  'for p_cooldown_s doubling per opening in a row; rate_limited puts the account''s bucket in '
+  'public.rate_limits in debt for Retry-After. Keeps the last five errors. Returns the circuit state.';
 
 create view public.provider_account_status with (security_invoker = true) as
 select provider, account, supplier_id,
@@ -321,12 +363,11 @@ select provider, account, supplier_id,
     else circuit
   end as circuit,
   consecutive_failures, opened_at, open_until, last_success_at, last_failure_at,
-  greatest(next_slot_at, now()) as next_slot_at,
   last_errors, updated_at
 from public.provider_accounts;
 comment on view public.provider_account_status is
-  'Circuit breaker and rate-limit state of each provider account, with its last errors (codes and '
-  'reasons, no message content). Row Level Security of provider_accounts applies.';
+  'Circuit breaker state of each provider account, with its last errors (codes and reasons, no message '
+  'content). Row Level Security of provider_accounts applies. Send rates: public.rate_limit_status.';
 
 -- Suppressions: one list across providers ------------------------------------------------------------
 

@@ -154,8 +154,8 @@ Deno.test("crm-sync takes the studio's Tave requests from its bucket: a spent bu
   try {
     const s = await taveScenario(sql);
     // Another instance's burst has left the studio's bucket 10 s in debt (2 requests/s).
-    await sql`insert into public.rate_limits (provider, account, scope, tokens, updated_at)
-      select 'tave', id::text, '', -20, clock_timestamp() from public.supplier_integrations
+    await sql`insert into public.rate_limits (provider, account, scope, tokens, per_second, updated_at)
+      select 'tave', id::text, '', -20, 2, clock_timestamp() from public.supplier_integrations
       where supplier_id = ${s.supplierId}::uuid and provider = 'tave'`;
     await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
     const [first] = await settle(

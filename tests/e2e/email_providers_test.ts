@@ -229,15 +229,17 @@ Deno.test("module-email honours a 429's Retry-After for the whole provider accou
     const instanceId = await startJourney(sql, s.supplierId, s.journeyId, s.clientId);
     const run = await waitFor("the rate-limited attempt", async () => {
       const r = await runOf(sql, instanceId);
-      return r.status === "pending" && r.attempts === 1 ? r : undefined;
+      return r.status === "pending" && r.last_error?.code === "rate_limited" ? r : undefined;
     });
-    assert.equal(run.last_error?.code, "rate_limit_exceeded");
+    assert.equal(run.attempts, 0, "a rate limit uses no attempt");
+    assert.match(run.last_error!.message, /the account's rate limit; retried after 30 s/);
     const [row] = await sql<{ run_wait: number; slot_wait: number; circuit: string }[]>`
       select extract(epoch from r.run_at - c.created_at)::float8 as run_wait,
-        extract(epoch from a.next_slot_at - c.created_at)::float8 as slot_wait, a.circuit
+        extract(epoch from l.limited_until - c.created_at)::float8 as slot_wait, a.circuit
       from public.module_runs r
       join public.integration_calls c on c.run_id = r.id
       join public.provider_account_status a on a.provider = 'resend' and a.supplier_id = r.supplier_id
+      join public.rate_limit_status l on (l.provider, l.account, l.scope) = (a.provider, a.account, '')
       where r.id = ${run.id}`;
     assert.ok(row.run_wait >= 29, `the run waits for Retry-After (${row.run_wait} s)`);
     assert.ok(row.slot_wait >= 29, `every send through the account waits too (${row.slot_wait} s)`);

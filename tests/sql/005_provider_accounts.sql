@@ -27,7 +27,7 @@ select is(
   'the status view shows the circuit''s last errors, newest first'
 );
 
-update public.provider_accounts set open_until = now() - interval '1 second', next_slot_at = '-infinity' where account = 'acct-1';
+update public.provider_accounts set open_until = now() - interval '1 second' where account = 'acct-1';
 select is((select circuit from public.provider_account_status where account = 'acct-1'), 'half_open',
   'after the cooldown the view shows half-open');
 select is((select decision || '/' || circuit from public.provider_gate('resend', 'acct-1', null, 0, 5)), 'send/half_open',

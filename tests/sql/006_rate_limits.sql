@@ -1,7 +1,7 @@
 -- Token buckets shared by function instances: all-or-nothing takes, waits when empty, debt for large costs
 -- and for a provider's 429.
 begin;
-select plan(9);
+select plan(12);
 
 select is(
   public.take_rate_limits('[{"provider": "t", "account": "a", "cost": 1, "per_second": 1, "burst": 1}]'),
@@ -44,6 +44,21 @@ select ok(
 select throws_ok(
   $$select public.report_rate_limited('[{"provider": "t", "account": "e", "per_second": 2, "burst": 10}]', -1)$$,
   '22023', null, 'a negative Retry-After is refused with a reason'
+);
+
+select is(
+  public.take_rate_limits('[{"provider": "t", "account": "r", "cost": 1, "per_second": 1, "burst": 1}]', 5),
+  0::float8, 'a reserving caller on a full bucket goes at once'
+);
+select ok(
+  (select w between 0.9 and 1 from (select public.take_rate_limits(
+    '[{"provider": "t", "account": "r", "cost": 1, "per_second": 1, "burst": 1}]', 5) as w) t),
+  'the next reserves the following token and waits for it'
+);
+select ok(
+  (select w between 1.9 and 2 from (select public.take_rate_limits(
+    '[{"provider": "t", "account": "r", "cost": 1, "per_second": 1, "burst": 1}]', 5) as w) t),
+  'and the one after queues behind it: reservations space callers one interval apart'
 );
 
 select * from finish();
