@@ -14,15 +14,21 @@ export class SimulatedClock {
   /** Whole days the story is ahead of the real clock. */
   days = 0;
   readonly #history: { realMs: number; days: number }[] = [{ realMs: 0, days: 0 }];
+  /** The story time the pipeline planned each run for, as last seen pending before the clock moved on. */
+  readonly planned = new Map<number, Date>();
 
   constructor(private readonly sql: postgres.Sql, private readonly clientIds: string[]) {}
 
   /** The story's time of a real instant (what the couple would see on their clock). */
   story(real: Date): Date {
-    const t = real.getTime();
+    return new Date(real.getTime() + this.daysAt(real) * DAY_MS);
+  }
+
+  /** Whole days the story was ahead of the real clock at real instant `real`. */
+  daysAt(real: Date): number {
     let days = 0;
-    for (const h of this.#history) if (h.realMs <= t) days = h.days;
-    return new Date(t + days * DAY_MS);
+    for (const h of this.#history) if (h.realMs <= real.getTime()) days = h.days;
+    return days;
   }
 
   /** The date to store for a story date (the data lives `days` behind the story). */
@@ -48,6 +54,12 @@ export class SimulatedClock {
       return 0;
     }
     const days = Math.ceil(ahead / DAY_MS);
+    for (
+      const r of await this.sql<{ id: number; run_at: Date }[]>`
+      select r.id::int, r.run_at from public.module_runs r
+      join public.journey_instances i on i.id = r.journey_instance_id
+      where i.client_id = any(${this.clientIds}::uuid[]) and r.status = 'pending'`
+    ) this.planned.set(r.id, new Date(r.run_at.getTime() + this.days * DAY_MS));
     await this.sql.begin(async (tx) => {
       await tx`set local session_replication_role = replica`;
       const back = `${days} days`;
