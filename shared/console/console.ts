@@ -103,13 +103,14 @@ async function render(sql: Sql, url: URL, csrf: string): Promise<string> {
         timeStyle: "medium",
       });
       timeline = `<p>Couple <code>${esc(clientId)}</code>, times in ${esc(tz)}</p>` + table(
-        ["time", "kind", "module", "provider", "status", "message id", "code", "reason"],
+        ["time", "kind", "module", "provider", "status", "http", "message id", "code", "reason"],
         page.entries.map((e) => [
           fmt.format(new Date(e.at)),
           e.kind,
           e.module_type,
           e.provider,
           e.status,
+          e.http_status,
           e.provider_message_id,
           e.code,
           e.reason,

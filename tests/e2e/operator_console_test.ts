@@ -1,10 +1,12 @@
 // The operator console in a real browser: headless Chromium (the Debian package) opens the page on the
-// local stack after a small journey, checks the counts, re-drives a dead run through the button and
-// sees it succeed, and is refused without an operator's token. Writes docs/operator-console.png.
+// local stack after the demo's whole journeys and a small broken one, checks the counts and a demo couple's
+// timeline, re-drives a dead run through the button and sees it succeed, and is refused without an
+// operator's token. Writes docs/operator-console.png.
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { gatewayUrl } from "../../stack/config.ts";
 import { localKeys } from "../../stack/keys.ts";
+import { runDemo } from "../../scripts/demo/journey.ts";
 import { emailScenario, startJourney } from "../helpers/fixtures.ts";
 import { newSvixSecret, sim, stackDb, waitFor } from "../helpers/stack.ts";
 
@@ -41,7 +43,9 @@ Deno.test({
       ],
     });
     try {
-      // A couple whose welcome email cannot render (no wedding date): the run is dead.
+      // The demo's two whole journeys, then a couple whose welcome email cannot render (no wedding
+      // date): that run is dead.
+      const demo = await runDemo(sql);
       const apiKey = `re_test_${crypto.randomUUID().replaceAll("-", "")}`;
       const webhookSecret = newSvixSecret();
       const s = await emailScenario(sql, {
@@ -105,7 +109,27 @@ Deno.test({
       assert.ok((await page.locator("#timeline td", { hasText: "delivered" }).count()) >= 1);
       const body = (await page.content()) ?? "";
       assert.ok(!body.includes(apiKey) && !body.includes(webhookSecret) && !body.includes("Hello Riley"));
+
       await page.screenshot({ path: "docs/operator-console.png", fullPage: true });
+
+      // A demo couple's whole journey: every module's provider, the Resend failure and the Mailgun failover.
+      const golden = demo.couples[0];
+      await page.goto(`${CONSOLE}?client=${golden.clientId}`);
+      const timeline = (await page.locator("#timeline").textContent()) ?? "";
+      for (const provider of ["resend", "mailgun", "twilio", "whatsapp", "calendly"]) {
+        assert.ok(timeline.includes(provider), `the timeline shows ${provider}`);
+      }
+      for (const module of ["email", "form", "meeting", "sms", "review", "referral"]) {
+        assert.ok(timeline.includes(module), `the timeline shows the ${module} step`);
+      }
+      assert.ok(
+        timeline.includes("503"),
+        `the timeline shows Resend's 503 before the failover: ${timeline.slice(0, 500)}`,
+      );
+      const runsText = (await page.locator("#runs").textContent()) ?? "";
+      for (const module of ["form", "meeting", "review", "referral", "sms"]) {
+        assert.ok(runsText.includes(module), `runs by module lists ${module}`);
+      }
 
       // Forbidden: the anon key (403), no token (401), a forged form post (403).
       const anon = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${anonKey}` } });
