@@ -3,6 +3,7 @@
 import type { ConnectableProvider, WebhookInfo } from "../api/integrations.ts";
 import { bodyRecord, callProvider, type ProviderAnswer, type ProviderRequest } from "../providers/http.ts";
 import { createWebhookSubscription, currentUser, resourceOf } from "../providers/scheduling/calendly.ts";
+import { inboundToken } from "../modules/crm/inbound.ts";
 import { toHex } from "../webhooks/hmac.ts";
 
 /** API bases (from the function configuration) and the public URL of our functions. */
@@ -39,8 +40,8 @@ export type Verification =
   | { ok: true; account: Record<string, unknown>; settings?: Settings; secret?: Secret; limited?: string }
   | { ok: false; rejected: boolean; status: number | null; code: string; reason: string };
 
-/** Our webhook at the provider after connecting: registered (with what to store) or set up by hand. */
-export type Registration = { webhook: WebhookInfo; secret?: Secret; settings?: Settings };
+/** Our webhook at the provider after connecting: registered (with what to store), set up by hand, or none. */
+export type Registration = { webhook: WebhookInfo | null; secret?: Secret; settings?: Settings };
 
 /** One provider's driver. */
 export type Driver = {
@@ -694,6 +695,12 @@ const jotform: Driver = {
 
 // Acuity -----------------------------------------------------------------------------------------
 
+/** The Acuity events we subscribe to (one dynamic webhook each). */
+const ACUITY_EVENTS = ["appointment.scheduled", "appointment.rescheduled", "appointment.canceled"];
+const acuityAuth = (secret: Secret) => ({
+  authorization: `Basic ${b64(`${secret.user_id}:${secret.api_key}`)}`,
+});
+
 const acuity: Driver = {
   async verify(ctx, secret) {
     const answer = await call(ctx, {
@@ -701,20 +708,58 @@ const acuity: Driver = {
       operation: "me.get",
       method: "GET",
       url: `${base(ctx.urls.acuity)}/me`,
-      headers: { authorization: `Basic ${b64(`${secret.user_id}:${secret.api_key}`)}` },
+      headers: acuityAuth(secret),
     });
     if (!answer.ok) return failed(answer);
     const me = bodyRecord(answer.body);
     return { ok: true, account: { name: me.name ?? null, timezone: me.timezone ?? null } };
   },
-  register(ctx) {
+  async register(ctx, secret) {
+    // Acuity signs every webhook with the API key (already stored): nothing to generate.
     const url = webhookUrl(ctx, "webhook-acuity");
-    return Promise.resolve(manual(url, [
-      `In Acuity › Integrations › API › Webhooks, set "Appointment scheduled", "rescheduled" and "canceled" to ${url}`,
-      "Acuity signs them with your API key, which is already stored",
-    ]));
+    const ids: number[] = [];
+    for (const event of ACUITY_EVENTS) {
+      const answer = await call(ctx, {
+        provider: "acuity",
+        operation: "webhooks.create",
+        method: "POST",
+        url: `${base(ctx.urls.acuity)}/webhooks`,
+        headers: acuityAuth(secret),
+        body: { event, target: url },
+      });
+      const id = answer.ok ? bodyRecord(answer.body).id : undefined;
+      if (!answer.ok || typeof id !== "number") {
+        await acuity.unregister(ctx, secret, { webhook: { ids } });
+        throw new ProviderError(
+          answer.status,
+          answer.ok ? "Acuity created the webhook without an id" : `${event}: ${providerReason(answer)}`,
+        );
+      }
+      ids.push(id);
+    }
+    return {
+      webhook: { url, registered: true, registration: { ids, events: ACUITY_EVENTS } },
+      settings: { webhook: { url, ids, events: ACUITY_EVENTS } },
+    };
   },
-  unregister: none,
+  async unregister(ctx, secret, settings) {
+    const ids = (settings.webhook as { ids?: unknown } | undefined)?.ids;
+    if (!Array.isArray(ids) || ids.length === 0) return { removed: false };
+    const notes: string[] = [];
+    for (const id of ids) {
+      const answer = await call(ctx, {
+        provider: "acuity",
+        operation: "webhooks.delete",
+        method: "DELETE",
+        url: `${base(ctx.urls.acuity)}/webhooks/${encodeURIComponent(String(id))}`,
+        headers: acuityAuth(secret),
+      });
+      if (!answer.ok && answer.status !== 404) notes.push(`webhook ${id}: ${providerReason(answer)}`);
+    }
+    return notes.length === 0
+      ? { removed: true }
+      : { removed: false, note: `Acuity did not remove every webhook: ${notes.join("; ")}` };
+  },
 };
 
 // Calendly ---------------------------------------------------------------------------------------
@@ -725,6 +770,26 @@ const calendlyAccount = (ctx: DriverContext, secret: Secret) => ({
   timeoutMs: ctx.timeoutMs,
   fetch: ctx.fetch,
 });
+
+/** The uri of the user's subscription posting to `url`, if there is one. */
+async function calendlyExisting(
+  ctx: DriverContext,
+  secret: Secret,
+  input: { url: string; user: string; organization: string },
+): Promise<string | undefined> {
+  const query = new URLSearchParams({ organization: input.organization, user: input.user, scope: "user" });
+  const answer = await call(ctx, {
+    provider: "calendly",
+    operation: "webhook_subscriptions.list",
+    method: "GET",
+    url: `${base(ctx.urls.calendly)}/webhook_subscriptions?${query}`,
+    headers: { authorization: `Bearer ${secret.access_token}` },
+  });
+  if (!answer.ok) return undefined;
+  const list = (bodyRecord(answer.body).collection ?? []) as { uri?: unknown; callback_url?: unknown }[];
+  const found = list.find((s) => s?.callback_url === input.url)?.uri;
+  return typeof found === "string" ? found : undefined;
+}
 
 const calendly: Driver = {
   async verify(ctx, secret) {
@@ -741,12 +806,23 @@ const calendly: Driver = {
     const extra = verified.ok ? verified.settings ?? {} : {};
     // Our own signing key: with a personal access token Calendly would otherwise sign with nothing we know.
     const signingKey = randomHex();
-    const sub = await createWebhookSubscription(calendlyAccount(ctx, secret), {
-      url,
-      user: String(extra.user),
-      organization: String(extra.organization),
-      signingKey,
-    });
+    const input = { url, user: String(extra.user), organization: String(extra.organization), signingKey };
+    let sub = await createWebhookSubscription(calendlyAccount(ctx, secret), input);
+    if (!sub.ok && sub.status === 409) {
+      // Calendly keeps one subscription per URL: ours from an earlier connect (or meeting-setup).
+      const existing = await calendlyExisting(ctx, secret, input);
+      if (existing && secret.signing_key) {
+        // Reconnecting: keep it and its signing key, so no webhook fails in between.
+        return {
+          webhook: { url, registered: true, registration: { uri: existing } },
+          secret: { signing_key: secret.signing_key },
+          settings: { webhook_subscription: existing },
+        };
+      }
+      // Its signing key is lost: replace it.
+      if (existing) await calendly.unregister(ctx, secret, { webhook_subscription: existing });
+      sub = await createWebhookSubscription(calendlyAccount(ctx, secret), input);
+    }
     if (!sub.ok) {
       if (sub.status === 403) {
         throw new ProviderError(
@@ -794,7 +870,7 @@ const tave: Driver = {
     const s = bodyRecord(answer.body);
     return { ok: true, account: { studio: s.name ?? null } };
   },
-  register: () => Promise.resolve({ webhook: null as unknown as WebhookInfo }),
+  register: () => Promise.resolve({ webhook: null }),
   unregister: none,
 };
 
@@ -813,7 +889,28 @@ const crmWebhooks: Driver = {
       },
     });
   },
-  register: () => Promise.resolve({ webhook: null as unknown as WebhookInfo }),
+  async register(ctx, secret, settings) {
+    // No CRM API to register with: the answer is the inbound URL (its token is the credential the
+    // automation holds) and how to check our outbound signatures.
+    const token = await inboundToken(secret.inbound_secret, ctx.supplierId);
+    const url = webhookUrl(ctx, "crm-inbound", `&token=${token}`);
+    const outbound = typeof settings.url === "string" ? settings.url : "the url you set";
+    return {
+      webhook: {
+        url,
+        registered: false,
+        steps: [
+          `In your automation (Zapier, Make), POST JSON changes to ${url} (see docs/crm-sync.md for the body)`,
+          `We POST couple and booking events to ${outbound}, signed as Standard Webhooks: headers ` +
+          "webhook-id, webhook-timestamp and webhook-signature (v1,<base64 HMAC-SHA256 of " +
+          "id.timestamp.body, keyed with the base64-decoded part of your signing_secret after whsec_>)",
+          "To check that signature in the automation, connect with your own signing_secret (whsec_…): a " +
+          "generated one is never shown",
+          "Connecting again makes a new inbound token: update the URL in your automation",
+        ],
+      },
+    };
+  },
   unregister: none,
 };
 

@@ -70,6 +70,8 @@ function errorCode(body: unknown): string | null {
 
 /** A short human reason from an error body, never echoing request data. */
 function errorMessage(body: unknown): string {
+  // A short one-line text answer (Mailgun's 401 is a bare "Forbidden") is the provider's own words.
+  if (typeof body === "string") return /^[^<\n]{1,120}$/.test(body.trim()) ? body.trim() : "";
   if (typeof body !== "object" || body === null) return "";
   const b = body as Record<string, unknown>;
   const nested = typeof b.error === "object" && b.error !== null

@@ -13,7 +13,25 @@ import type { WebhookDispatcher } from "./webhooks.ts";
 
 const NAME = "acuity";
 
-type Account = { user_id: string; api_key: string; webhook_url: string | null };
+type Account = { user_id: string; api_key: string; webhook_url: string | null; timezone: string };
+/** A dynamic webhook made with `POST /api/v1/webhooks`. */
+type Subscription = { id: number; owner: string; event: string; target: string; status: "active" };
+
+/** The events of Acuity's webhooks API. */
+const WEBHOOK_EVENTS = new Set([
+  "appointment.scheduled",
+  "appointment.rescheduled",
+  "appointment.canceled",
+  "appointment.changed",
+  "order.completed",
+]);
+/** Acuity allows at most 25 dynamic webhooks per account. */
+const MAX_WEBHOOKS = 25;
+
+const error = (status: number, code: string, message: string): ProviderResponse => ({
+  status,
+  body: { status_code: status, error: code, message },
+});
 type Appointment = {
   id: number;
   firstName: string;
@@ -39,6 +57,7 @@ class AcuitySimulator implements Provider {
   #webhooks: WebhookDispatcher;
   #accounts = new Map<string, Account>();
   #appointments = new Map<number, Appointment>();
+  #subscriptions = new Map<number, Subscription>();
   #seq = 1000;
 
   constructor(_state: SimState, webhooks: WebhookDispatcher) {
@@ -55,6 +74,21 @@ class AcuitySimulator implements Provider {
         body: { status_code: 401, error: "unauthorized", message: "Unauthorized" },
       });
     }
+    if (req.path === "/api/v1/me" && req.method === "GET") {
+      return Promise.resolve({
+        status: 200,
+        body: {
+          id: Number(account.user_id),
+          email: `studio-${account.user_id}@studio.example`,
+          name: "Studio",
+          timezone: account.timezone,
+          plan: "Emerging",
+          schedulingPage: `https://app.acuityscheduling.com/schedule.php?owner=${account.user_id}`,
+        },
+      });
+    }
+    const hooks = /^\/api\/v1\/webhooks(?:\/(\d+))?$/.exec(req.path);
+    if (hooks) return Promise.resolve(this.#webhooksApi(req, account, hooks[1]));
     const m = /^\/api\/v1\/appointments\/(\d+)$/.exec(req.path);
     if (req.method !== "GET" || !m) {
       return Promise.resolve({
@@ -71,6 +105,37 @@ class AcuitySimulator implements Provider {
     }
     const { owner: _owner, ...view } = a;
     return Promise.resolve({ status: 200, body: view });
+  }
+
+  /** Acuity's webhooks API: `POST /webhooks {event, target}`, `GET /webhooks`, `DELETE /webhooks/{id}`. */
+  #webhooksApi(req: ProviderRequest, account: Account, id: string | undefined): ProviderResponse {
+    const mine = [...this.#subscriptions.values()].filter((s) => s.owner === account.user_id);
+    const view = ({ owner: _owner, ...s }: Subscription) => s;
+    if (id !== undefined) {
+      const sub = this.#subscriptions.get(Number(id));
+      if (req.method !== "DELETE") return error(405, "method_not_allowed", "Method Not Allowed");
+      if (!sub || sub.owner !== account.user_id) return error(404, "not_found", "Webhook not found.");
+      this.#subscriptions.delete(sub.id);
+      return { status: 204 };
+    }
+    if (req.method === "GET") return { status: 200, body: mine.map(view) };
+    if (req.method !== "POST") return error(405, "method_not_allowed", "Method Not Allowed");
+    const body = (typeof req.body === "object" && req.body !== null ? req.body : {}) as Record<
+      string,
+      unknown
+    >;
+    const event = typeof body.event === "string" ? body.event : "";
+    const target = typeof body.target === "string" ? body.target : "";
+    if (!WEBHOOK_EVENTS.has(event)) {
+      return error(400, "invalid_event", `The event "${event}" is not a supported webhook event.`);
+    }
+    if (!/^https?:\/\//.test(target)) return error(400, "invalid_target", "The target must be a URL.");
+    if (mine.length >= MAX_WEBHOOKS) {
+      return error(400, "too_many_webhooks", `A maximum of ${MAX_WEBHOOKS} webhooks can be created.`);
+    }
+    const sub: Subscription = { id: ++this.#seq, owner: account.user_id, event, target, status: "active" };
+    this.#subscriptions.set(sub.id, sub);
+    return { status: 200, body: view(sub) };
   }
 
   faultResponse(rule: FaultRule): ProviderResponse {
@@ -94,6 +159,7 @@ class AcuitySimulator implements Provider {
       user_id: user,
       api_key: key,
       webhook_url: optionalString(input, "webhook_url") ?? null,
+      timezone: optionalString(input, "timezone") ?? "America/New_York",
     });
   }
 
@@ -108,6 +174,7 @@ class AcuitySimulator implements Provider {
   reset(): void {
     this.#accounts.clear();
     this.#appointments.clear();
+    this.#subscriptions.clear();
   }
 
   async control(
@@ -117,6 +184,10 @@ class AcuitySimulator implements Provider {
     body: unknown,
   ): Promise<ProviderResponse | undefined> {
     const input = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+    if (method === "GET" && path === "/webhooks") {
+      // Dynamic webhooks made through the API, for tests to assert.
+      return { status: 200, body: [...this.#subscriptions.values()] };
+    }
     if (method === "POST" && path === "/book") {
       const given = optionalString(input, "scheduler_url");
       const user = optionalString(input, "user_id");
@@ -159,18 +230,32 @@ class AcuitySimulator implements Provider {
     return undefined;
   }
 
-  /** Posts `action=…&id=…&calendarID=…&appointmentTypeID=…`, signed with the account's API key. */
+  /**
+   * Posts `action=…&id=…&calendarID=…&appointmentTypeID=…`, signed with the account's API key, to the
+   * static webhook URL and to every dynamic webhook subscribed to the event.
+   */
   async #notify(account: Account, action: string, a: Appointment): Promise<(number | null)[]> {
-    if (!account.webhook_url) return [];
+    const targets = [
+      ...(account.webhook_url ? [account.webhook_url] : []),
+      ...[...this.#subscriptions.values()]
+        .filter((s) => s.owner === account.user_id && s.event === `appointment.${action}`)
+        .map((s) => s.target),
+    ];
+    const statuses: (number | null)[] = [];
+    for (const url of targets) statuses.push(await this.#post(account, url, action, a));
+    return statuses;
+  }
+
+  async #post(account: Account, url: string, action: string, a: Appointment): Promise<number | null> {
     const body = new URLSearchParams({
       action,
       id: String(a.id),
       calendarID: String(a.calendarID),
       appointmentTypeID: String(a.appointmentTypeID),
     }).toString();
-    const status = await this.#webhooks.attempt({
+    return await this.#webhooks.attempt({
       provider: NAME,
-      url: account.webhook_url,
+      url,
       type: action,
       eventId: `${action}:${a.id}`,
       body,
@@ -179,7 +264,6 @@ class AcuitySimulator implements Provider {
         "x-acuity-signature": await signAcuity(account.api_key, body),
       }),
     });
-    return [status];
   }
 }
 

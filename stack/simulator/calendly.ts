@@ -25,7 +25,15 @@ type EventType = {
   owner: string;
 };
 type Link = { code: string; url: string; owner: string; used: boolean };
-type Subscription = { uri: string; url: string; user: string; events: string[]; signing_key: string };
+type Subscription = {
+  uri: string;
+  url: string;
+  user: string;
+  organization: string;
+  scope: "user" | "organization";
+  events: string[];
+  signing_key: string;
+};
 type Invitee = {
   uri: string;
   email: string;
@@ -121,6 +129,23 @@ class CalendlySimulator implements Provider {
     if (method === "POST" && path === "/webhook_subscriptions") {
       return Promise.resolve(this.#subscribe(req.body, user));
     }
+    if (method === "GET" && path === "/webhook_subscriptions") {
+      return Promise.resolve(this.#listSubscriptions(req.query, user));
+    }
+    const sub = /^\/webhook_subscriptions\/([^/]+)$/.exec(path);
+    if (sub && (method === "DELETE" || method === "GET")) {
+      const found = this.#subscriptions.find((s) => s.uri === `${API}/webhook_subscriptions/${sub[1]}`);
+      if (!found || found.user !== user) {
+        return Promise.resolve(
+          fail(404, "Resource Not Found", "The server could not find the requested resource."),
+        );
+      }
+      if (method === "GET") {
+        return Promise.resolve({ status: 200, body: { resource: this.#subscriptionView(found) } });
+      }
+      this.#subscriptions = this.#subscriptions.filter((s) => s !== found);
+      return Promise.resolve({ status: 204 });
+    }
     return Promise.resolve(
       fail(404, "Resource Not Found", "The server could not find the requested resource."),
     );
@@ -178,21 +203,44 @@ class CalendlySimulator implements Provider {
       uri: `${API}/webhook_subscriptions/${id()}`,
       url: body.url as string,
       user,
+      organization: body.organization as string,
+      scope: body.scope as Subscription["scope"],
       events: body.events as string[],
       signing_key: typeof body.signing_key === "string" ? body.signing_key : "",
     };
     this.#subscriptions.push(sub);
+    return { status: 201, body: { resource: this.#subscriptionView(sub) } };
+  }
+
+  #subscriptionView(sub: Subscription): Record<string, unknown> {
     return {
-      status: 201,
+      uri: sub.uri,
+      callback_url: sub.url,
+      events: sub.events,
+      scope: sub.scope,
+      state: "active",
+      user: sub.user,
+      organization: sub.organization,
+    };
+  }
+
+  /** `GET /webhook_subscriptions?organization=…&scope=user&user=…`: organization and scope are required. */
+  #listSubscriptions(query: URLSearchParams, user: string): ProviderResponse {
+    const organization = query.get("organization");
+    const scope = query.get("scope");
+    if (!organization || (scope !== "user" && scope !== "organization")) {
+      return fail(400, "Invalid Argument", "The supplied parameters are invalid.", [
+        { parameter: "organization", message: "organization and scope are required" },
+      ]);
+    }
+    const list = this.#subscriptions.filter((s) =>
+      s.organization === organization && s.scope === scope && (scope === "organization" || s.user === user)
+    );
+    return {
+      status: 200,
       body: {
-        resource: {
-          uri: sub.uri,
-          callback_url: sub.url,
-          events: sub.events,
-          scope: body.scope,
-          state: "active",
-          user,
-        },
+        collection: list.map((s) => this.#subscriptionView(s)),
+        pagination: { count: list.length, next_page: null },
       },
     };
   }

@@ -44,6 +44,8 @@ export function createJotformProvider(state: SimState, webhooks: WebhookDispatch
   let submissions = new Map<string, { submission: JotformSimSubmission; apiKey: string }>();
   /** Webhook URLs per (api key, form id). */
   let formWebhooks = new Map<string, string[]>();
+  /** Accounts registered through `POST /_sim/config`: API key → username and (optionally) its forms. */
+  let accounts = new Map<string, { username: string; formIds: string[] | null }>();
   let seq = 0;
 
   const apiKeyOf = (req: ProviderRequest) => req.headers["apikey"] ?? req.query.get("apiKey") ?? "";
@@ -92,12 +94,35 @@ export function createJotformProvider(state: SimState, webhooks: WebhookDispatch
       if (stored.apiKey !== apiKey) return unauthorized(req.path);
       return envelope(200, "success", stored.submission);
     }
-    const hooks = /^\/form\/([0-9]+)\/webhooks$/.exec(req.path);
+    if (req.path === "/user") {
+      const account = accounts.get(apiKey);
+      if (!account) return unauthorized(req.path);
+      if (req.method !== "GET") return envelope(405, "Method not allowed", "");
+      return envelope(200, "success", {
+        username: account.username,
+        name: account.username,
+        email: `${account.username}@studio.example`,
+        account_type: "https://api.jotform.com/system/plan/BRONZE",
+        status: "ACTIVE",
+      });
+    }
+    const hooks = /^\/form\/([0-9]+)\/webhooks(?:\/([0-9]+))?$/.exec(req.path);
     if (hooks) {
       if (!apiKey) return unauthorized(req.path);
+      const account = accounts.get(apiKey);
+      if (account?.formIds && !account.formIds.includes(hooks[1])) {
+        return envelope(404, "Form not found", "");
+      }
       const key = hookKey(apiKey, hooks[1]);
       const list = formWebhooks.get(key) ?? [];
-      if (req.method === "POST") {
+      if (hooks[2] !== undefined) {
+        // DELETE /form/{id}/webhooks/{webhookID}: the id is the webhook's index in the list.
+        if (req.method !== "DELETE") return envelope(405, "Method not allowed", "");
+        const index = Number(hooks[2]);
+        if (index >= list.length) return envelope(404, "Webhook not found", "");
+        list.splice(index, 1);
+        formWebhooks.set(key, list);
+      } else if (req.method === "POST") {
         const body = (req.body ?? {}) as Record<string, unknown>;
         const url = typeof body.webhookURL === "string" ? body.webhookURL : "";
         if (!/^https?:\/\//.test(url)) return envelope(400, "webhookURL is required", "");
@@ -128,13 +153,42 @@ export function createJotformProvider(state: SimState, webhooks: WebhookDispatch
       return response;
     },
 
-    configure() {},
+    /** `{provider: "jotform", api_key, username?, form_ids?}` registers an account (`GET /user` needs one). */
+    configure(input) {
+      const apiKey = optionalString(input, "api_key");
+      if (apiKey === undefined) return;
+      const formIds = input.form_ids;
+      if (
+        formIds !== undefined &&
+        (!Array.isArray(formIds) || formIds.some((f) => typeof f !== "string" || !/^[0-9]+$/.test(f)))
+      ) {
+        throw new ControlError("`form_ids` must be an array of numeric form ids");
+      }
+      accounts.set(apiKey, {
+        username: optionalString(input, "username") ?? "studio",
+        formIds: (formIds as string[] | undefined) ?? null,
+      });
+    },
 
     describeConfig() {
-      return { submissions: submissions.size, forms_with_webhooks: formWebhooks.size };
+      return {
+        accounts: accounts.size,
+        submissions: submissions.size,
+        forms_with_webhooks: formWebhooks.size,
+      };
     },
 
     async control(method, path, _query, body) {
+      if (method === "GET" && path === "/webhooks") {
+        // Webhooks registered through the API, for tests to assert.
+        return {
+          status: 200,
+          body: [...formWebhooks].flatMap(([key, urls]) => {
+            const [apiKey, formId] = key.split("\u0000");
+            return urls.map((url) => ({ form_id: formId, url, api_key: `${apiKey.slice(0, 4)}…` }));
+          }),
+        };
+      }
       if (method === "GET" && path === "/submissions") {
         return { status: 200, body: [...submissions.values()].map((s) => s.submission) };
       }
@@ -178,6 +232,7 @@ export function createJotformProvider(state: SimState, webhooks: WebhookDispatch
     reset() {
       submissions = new Map();
       formWebhooks = new Map();
+      accounts = new Map();
     },
   };
 }

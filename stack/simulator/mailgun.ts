@@ -33,10 +33,29 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** Mailgun webhook settings: the common ones plus the account's HTTP webhook signing key. */
 type MailgunWebhook = EmailWebhookConfig & { signing_key: string };
 
+/** The event types of Mailgun's domain webhooks API. */
+const WEBHOOK_EVENTS = new Set([
+  "accepted",
+  "clicked",
+  "opened",
+  "unsubscribed",
+  "delivered",
+  "permanent_fail",
+  "temporary_fail",
+  "complained",
+]);
+/** Mailgun keeps at most three URLs per event type. */
+const MAX_URLS_PER_EVENT = 3;
+
 /** The simulated Mailgun; see {@link createMailgunProvider}. */
 class MailgunSimulator extends EmailSimulator<MailgunWebhook> implements Provider {
   readonly name = NAME;
   #domains: Set<string> | null = null;
+  #invalidKeys = new Set<string>();
+  /** The account's HTTP webhook signing key, per API key (made on first use). */
+  #signingKeys = new Map<string, string>();
+  /** Domain webhooks made through the API: per API key and domain, the URLs of each event type. */
+  #domainWebhooks = new Map<string, Map<string, string[]>>();
 
   async handle(req: ProviderRequest): Promise<ProviderResponse> {
     const basic = /^Basic\s+(\S+)\s*$/i.exec(req.headers["authorization"] ?? "");
@@ -47,7 +66,9 @@ class MailgunSimulator extends EmailSimulator<MailgunWebhook> implements Provide
     } catch {
       user = "";
     }
-    if (user !== "api" || !apiKey) return { status: 401, body: "Forbidden" };
+    if (user !== "api" || !apiKey || this.#invalidKeys.has(apiKey)) return { status: 401, body: "Forbidden" };
+    const account = this.#account(req, apiKey);
+    if (account) return account;
     const m = /^\/v3\/([^/]+)\/messages$/.exec(req.path);
     if (!m) return fail(404, "Not Found");
     if (req.method !== "POST") return fail(405, "Method Not Allowed");
@@ -101,6 +122,98 @@ class MailgunSimulator extends EmailSimulator<MailgunWebhook> implements Provide
     return { status: 200, body: { id: `<${id}>`, message: "Queued. Thank you." } };
   }
 
+  /** Domains (`GET /v4/domains/{name}`), the signing key and domain webhooks v4; undefined for other paths. */
+  #account(req: ProviderRequest, apiKey: string): ProviderResponse | undefined {
+    if (req.path === "/v5/accounts/http_signing_key") {
+      if (req.method !== "GET") return fail(405, "Method Not Allowed");
+      return { status: 200, body: { http_signing_key: this.signingKeyOf(apiKey) } };
+    }
+    const m = /^\/v4\/domains\/([^/]+)(\/webhooks)?$/.exec(req.path);
+    if (!m) return undefined;
+    const domain = decodeURIComponent(m[1]);
+    if (this.#domains && !this.#domains.has(domain)) return fail(404, "Domain not found");
+    if (!m[2]) {
+      if (req.method !== "GET") return fail(405, "Method Not Allowed");
+      return {
+        status: 200,
+        body: {
+          domain: { name: domain, state: "active", type: "custom", spam_action: "disabled" },
+          receiving_dns_records: [],
+          sending_dns_records: [],
+        },
+      };
+    }
+    const key = `${apiKey}\u0000${domain}`;
+    const hooks = this.#domainWebhooks.get(key) ?? new Map<string, string[]>();
+    if (req.method === "POST") {
+      if (!(req.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded")) {
+        return { status: 400, body: { Reason: "Expected form data" } };
+      }
+      const form = new URLSearchParams(req.rawBody);
+      const url = form.get("url") ?? "";
+      const events = form.getAll("event_types");
+      if (!/^https?:\/\//.test(url)) return { status: 400, body: { Reason: "url is required" } };
+      if (events.length === 0) return { status: 400, body: { Reason: "event_types is required" } };
+      const unknown = events.find((e) => !WEBHOOK_EVENTS.has(e));
+      if (unknown) return { status: 400, body: { Reason: `invalid webhook type: ${unknown}` } };
+      for (const e of events) {
+        const urls = hooks.get(e) ?? [];
+        if (!urls.includes(url) && urls.length >= MAX_URLS_PER_EVENT) {
+          return { status: 400, body: { Reason: `${e} already has ${MAX_URLS_PER_EVENT} urls` } };
+        }
+      }
+      for (const e of events) {
+        const urls = hooks.get(e) ?? [];
+        if (!urls.includes(url)) urls.push(url);
+        hooks.set(e, urls);
+      }
+      this.#domainWebhooks.set(key, hooks);
+    } else if (req.method === "DELETE") {
+      const urls = req.query.getAll("url");
+      if (urls.length === 0) return { status: 400, body: { Reason: "url is required" } };
+      for (const [e, list] of hooks) {
+        const kept = list.filter((u) => !urls.includes(u));
+        if (kept.length === 0) hooks.delete(e);
+        else hooks.set(e, kept);
+      }
+    } else if (req.method !== "GET") {
+      return fail(405, "Method Not Allowed");
+    }
+    return {
+      status: 200,
+      body: { webhooks: Object.fromEntries([...hooks].map(([e, urls]) => [e, { urls }])) },
+    };
+  }
+
+  /** The HTTP webhook signing key of the account an API key belongs to. */
+  signingKeyOf(apiKey: string): string {
+    let key = this.#signingKeys.get(apiKey);
+    if (!key) {
+      key = `key-${randomToken(32)}`;
+      this.#signingKeys.set(apiKey, key);
+    }
+    return key;
+  }
+
+  override async control(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+  ): Promise<ProviderResponse | undefined> {
+    if (path === "/webhooks" && method === "GET") {
+      // Domain webhooks made through the API, one entry per (domain, event type, URL), for tests to assert.
+      const list = [...this.#domainWebhooks].flatMap(([key, hooks]) => {
+        const [apiKey, domain] = key.split("\u0000");
+        return [...hooks].flatMap(([event, urls]) =>
+          urls.map((url) => ({ domain, event, url, api_key: `${apiKey.slice(0, 4)}…` }))
+        );
+      });
+      return { status: 200, body: list };
+    }
+    return await super.control(method, path, query, body);
+  }
+
   faultResponse(rule: FaultRule): ProviderResponse {
     const headers: Record<string, string> = {};
     if (rule.status === 429 || rule.retry_after_s !== null) {
@@ -121,6 +234,13 @@ class MailgunSimulator extends EmailSimulator<MailgunWebhook> implements Provide
         throw new ControlError("`domains` must be an array of sending domains, or null for any");
       }
       this.#domains = d === null ? null : new Set(d as string[]);
+    }
+    const invalid = input.invalid_keys;
+    if (invalid !== undefined) {
+      if (!Array.isArray(invalid) || invalid.some((k) => typeof k !== "string")) {
+        throw new ControlError("`invalid_keys` must be an array of strings");
+      }
+      for (const k of invalid as string[]) this.#invalidKeys.add(k);
     }
   }
 
@@ -146,6 +266,9 @@ class MailgunSimulator extends EmailSimulator<MailgunWebhook> implements Provide
   override reset(): void {
     super.reset();
     this.#domains = null;
+    this.#invalidKeys.clear();
+    this.#signingKeys.clear();
+    this.#domainWebhooks.clear();
   }
 
   /**

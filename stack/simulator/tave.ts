@@ -183,6 +183,13 @@ class TaveSimulator implements Provider {
   #api(studio: Studio, req: ProviderRequest, path: string): ProviderResponse {
     const { method, query } = req;
     const one = /^\/(address-book|job|note)\/([^/]+)$/.exec(path);
+    if (path === "/studio/me" && method === "GET") {
+      // The studio the API key belongs to (what connecting checks the key with).
+      return {
+        status: 200,
+        body: { id: studio.studioId, name: `Studio ${studio.studioId}`, timezone: "America/New_York" },
+      };
+    }
     if (path === "/address-book" && method === "GET") {
       const email = query.get("email")?.toLowerCase();
       const items = [...studio.contacts.values()].filter((c) =>

@@ -14,6 +14,13 @@ import type { WebhookDispatcher, WebhookSend } from "./webhooks.ts";
 
 const NAME = "whatsapp";
 const MESSAGES_PATH = /^\/v[0-9]+\.0\/([^/]+)\/messages$/;
+/** The phone-number node: `GET /{version}/{phone-number-id}?fields=...`. */
+const NUMBER_PATH = /^\/v[0-9]+\.0\/([0-9]+)$/;
+const INVALID_TOKEN: GraphError = {
+  status: 401,
+  code: 190,
+  message: "Invalid OAuth access token - Cannot parse access token",
+};
 const WINDOW_MS = 24 * 60 * 60 * 1000;
 const WA_ID = /^[1-9][0-9]{6,14}$/;
 
@@ -21,6 +28,8 @@ const WA_ID = /^[1-9][0-9]{6,14}$/;
 type PhoneNumber = {
   phone_number_id: string;
   display_phone_number: string;
+  /** The business name Meta shows (the phone-number node's `verified_name`). */
+  verified_name: string;
   access_token: string;
   app_secret: string;
   waba_id: string;
@@ -97,6 +106,8 @@ class WhatsAppSimulator implements Provider {
   }
 
   async handle(req: ProviderRequest): Promise<ProviderResponse> {
+    const node = NUMBER_PATH.exec(req.path);
+    if (node && req.method === "GET") return this.#phoneNumber(req, decodeURIComponent(node[1]));
     const m = MESSAGES_PATH.exec(req.path);
     if (!m || req.method !== "POST") {
       return fail({
@@ -107,13 +118,7 @@ class WhatsAppSimulator implements Provider {
     }
     const number = this.#numbers.get(decodeURIComponent(m[1]));
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers["authorization"] ?? "")?.[1];
-    if (!bearer || (number && bearer !== number.access_token)) {
-      return fail({
-        status: 401,
-        code: 190,
-        message: "Invalid OAuth access token - Cannot parse access token",
-      });
-    }
+    if (!bearer || (number && bearer !== number.access_token)) return fail(INVALID_TOKEN);
     if (!number) {
       return fail({
         status: 400,
@@ -250,6 +255,34 @@ class WhatsAppSimulator implements Provider {
     return { status: 400, code: 100, message: "(#100) Invalid parameter", details: "type" };
   }
 
+  /** The phone-number node with the requested fields (all when none are asked for). */
+  #phoneNumber(req: ProviderRequest, id: string): ProviderResponse {
+    const number = this.#numbers.get(id);
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers["authorization"] ?? "")?.[1];
+    if (!bearer || (number && bearer !== number.access_token)) return fail(INVALID_TOKEN);
+    if (!number) {
+      return fail({
+        status: 400,
+        code: 100,
+        message: `Unsupported get request. Object with ID '${id}' does not exist, cannot be loaded due to ` +
+          "missing permissions, or does not support this operation",
+      });
+    }
+    const node: Record<string, unknown> = {
+      verified_name: number.verified_name,
+      display_phone_number: number.display_phone_number,
+      quality_rating: "GREEN",
+      code_verification_status: "VERIFIED",
+      platform_type: "CLOUD_API",
+      throughput: { level: "STANDARD" },
+    };
+    const fields = (req.query.get("fields") ?? "").split(",").map((f) => f.trim()).filter(Boolean);
+    const picked = fields.length === 0
+      ? node
+      : Object.fromEntries(fields.filter((f) => f in node).map((f) => [f, node[f]]));
+    return { status: 200, body: { ...picked, id } };
+  }
+
   /** The webhook notification wrapping one change of the number. */
   #notification(
     number: PhoneNumber,
@@ -338,6 +371,7 @@ class WhatsAppSimulator implements Provider {
     this.#numbers.set(id, {
       phone_number_id: id,
       display_phone_number: optionalString(input, "display_phone_number") ?? "15550001111",
+      verified_name: optionalString(input, "verified_name") ?? "Studio",
       access_token: token,
       app_secret: secret,
       waba_id: optionalString(input, "waba_id") ?? "102290129340398",
