@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { createSupplier } from "../helpers/fixtures.ts";
 import { sim, stackDb, supabase, userJwt } from "../helpers/stack.ts";
+import { gatewayUrl } from "../../stack/config.ts";
+import { signSvix } from "../../shared/webhooks/svix.ts";
 import type { Sql } from "../helpers/db.ts";
 
 async function member(sql: Sql) {
@@ -127,6 +129,55 @@ Deno.test("integrations connect verifies a Resend key, stores it in Vault and re
     assert.equal((await sql`select 1 from vault.secrets where id = ${secretId}::uuid`).length, 0);
     const remaining = await sim<Registered[]>("/_sim/resend/webhooks");
     assert.ok(!remaining.some((h) => h.id === webhook.registration.id));
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("a Resend reconnect's new signing secret verifies its webhooks at once, the replaced one no more", async () => {
+  const sql = stackDb();
+  try {
+    const v = await member(sql);
+    const connect = () =>
+      invoke(v.jwt, {
+        action: "connect",
+        supplier_id: v.supplierId,
+        provider: "resend",
+        credentials: { api_key: `re_live_${crypto.randomUUID().replaceAll("-", "")}` },
+        settings: { from: "Studio <hello@studio.example>" },
+      });
+    const post = async (secret: string) => {
+      const body = JSON.stringify({
+        type: "email.delivered",
+        created_at: new Date().toISOString(),
+        data: { email_id: crypto.randomUUID() },
+      });
+      const id = `msg_${crypto.randomUUID()}`;
+      const timestamp = Math.floor(Date.now() / 1000);
+      const res = await fetch(`${gatewayUrl}/functions/v1/webhook-resend?supplier=${v.supplierId}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "svix-id": id,
+          "svix-timestamp": String(timestamp),
+          "svix-signature": await signSvix(secret, id, timestamp, body),
+        },
+        body,
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal((await connect()).status, 200);
+    const first = JSON.parse((await rowOf(sql, v.supplierId, "resend")).secret!).webhook_secret;
+    assert.ok(
+      (await post(first)) < 300,
+      "the first registration's events are accepted (and its secret cached)",
+    );
+    assert.equal((await connect()).status, 200);
+    const second = JSON.parse((await rowOf(sql, v.supplierId, "resend")).secret!).webhook_secret;
+    assert.notEqual(second, first, "the reconnect made a new registration with its own secret");
+    assert.ok((await post(second)) < 300, "the new secret is read at once, not after the cache's minute");
+    assert.equal(await post(first), 401, "the replaced registration's secret no longer verifies");
   } finally {
     await sql.end();
   }

@@ -78,13 +78,18 @@ export function crmInboundHandler(deps: CrmInboundDeps): (req: Request) => Promi
     }
     const raw = await readRawBody(req, 64 * 1024);
 
-    const [integration] = await deps.sql<{ secret_id: string | null; settings: unknown; status: string }[]>`
-      select secret_id::text as secret_id, settings, status from public.supplier_integrations
+    const [integration] = await deps.sql<
+      { secret_id: string | null; settings: unknown; status: string; updated_at: string }[]
+    >`
+      select secret_id::text as secret_id, settings, status, updated_at::text as updated_at
+      from public.supplier_integrations
       where supplier_id = ${supplier.data}::uuid and provider = 'crm_webhooks'`;
     let inboundSecret: string | undefined;
     if (integration?.secret_id) {
       try {
-        inboundSecret = webhookSecret.parse(JSON.parse(await deps.secrets.byId(integration.secret_id)))
+        inboundSecret = webhookSecret.parse(
+          JSON.parse(await deps.secrets.byId(integration.secret_id, integration.updated_at)),
+        )
           .inbound_secret;
       } catch {
         inboundSecret = undefined;

@@ -18,7 +18,8 @@ function webhookSupplier(req: Request): string {
 
 /**
  * The field `field` of the supplier's `provider` integration secret (e.g. Resend's `webhook_secret`).
- * Without one nothing is accepted: 401.
+ * Without one nothing is accepted: 401. The row's `updated_at` keys the secret cache, so the secret of a
+ * reconnect (a new registration, a new signing secret) is read at once.
  */
 async function webhookCredential(
   sql: Sql,
@@ -28,13 +29,13 @@ async function webhookCredential(
   field: string,
   label: string,
 ): Promise<string> {
-  const [integration] = await sql<{ secret_id: string | null }[]>`
-    select secret_id::text as secret_id from public.supplier_integrations
+  const [integration] = await sql<{ secret_id: string | null; updated_at: string }[]>`
+    select secret_id::text as secret_id, updated_at::text as updated_at from public.supplier_integrations
     where supplier_id = ${supplier}::uuid and provider = ${provider}`;
   let value: unknown;
   if (integration?.secret_id) {
     try {
-      value = JSON.parse(await secrets.byId(integration.secret_id))[field];
+      value = JSON.parse(await secrets.byId(integration.secret_id, integration.updated_at))[field];
     } catch {
       value = undefined;
     }

@@ -14,13 +14,15 @@ export async function loadIntegration(
   supplierId: string,
   provider: string,
 ): Promise<Integration> {
-  const [row] = await sql<{ settings: Record<string, unknown>; secret_id: string | null }[]>`
-    select settings, secret_id::text as secret_id from public.supplier_integrations
+  const [row] = await sql<
+    { settings: Record<string, unknown>; secret_id: string | null; updated_at: string }[]
+  >`
+    select settings, secret_id::text as secret_id, updated_at::text as updated_at from public.supplier_integrations
     where supplier_id = ${supplierId}::uuid and provider = ${provider}`;
   let secret: Record<string, unknown> = {};
   if (row?.secret_id) {
     try {
-      const parsed = JSON.parse(await secrets.byId(row.secret_id));
+      const parsed = JSON.parse(await secrets.byId(row.secret_id, row.updated_at));
       if (typeof parsed === "object" && parsed !== null) secret = parsed;
     } catch {
       secret = {};
