@@ -15,12 +15,14 @@ export async function connectedIntegration(
   supplierId: string,
   provider: string,
 ): Promise<Integration | null> {
-  const [row] = await sql<{ settings: Record<string, unknown>; secret_id: string | null }[]>`
-    select settings, secret_id::text as secret_id from public.supplier_integrations
+  const [row] = await sql<
+    { settings: Record<string, unknown>; secret_id: string | null; updated_at: string }[]
+  >`
+    select settings, secret_id::text as secret_id, updated_at::text as updated_at from public.supplier_integrations
     where supplier_id = ${supplierId}::uuid and provider = ${provider}`;
   if (!row?.secret_id) return null;
   try {
-    const secret = JSON.parse(await secrets.byId(row.secret_id));
+    const secret = JSON.parse(await secrets.byId(row.secret_id, row.updated_at));
     return secret && typeof secret === "object" ? { settings: row.settings, secret } : null;
   } catch {
     return null;

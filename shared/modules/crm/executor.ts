@@ -51,7 +51,7 @@ const isAttempt = (v: unknown): v is Attempt =>
 async function secretOf(deps: CrmModuleDeps, ctx: CrmContext): Promise<unknown> {
   if (!ctx.secret_id) return undefined;
   try {
-    return JSON.parse(await deps.secrets.byId(ctx.secret_id));
+    return JSON.parse(await deps.secrets.byId(ctx.secret_id, ctx.integration_status_since ?? undefined));
   } catch {
     return undefined;
   }
