@@ -5,7 +5,8 @@ import type { Sql } from "../../db/client.ts";
 import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/errors.ts";
 import type { SecretStore } from "../../secrets.ts";
 import { formParams, type TwilioParams, verifyTwilio } from "../../webhooks/twilio.ts";
-import { loadIntegration, supplierParam } from "./integration.ts";
+import { connectedIntegration } from "../../integrations.ts";
+import { supplierParam } from "./integration.ts";
 import { type KeywordIntent, keywordIntent } from "./keywords.ts";
 
 /** Twilio message statuses and the delivery status each means (null: not a delivery status). */
@@ -88,7 +89,8 @@ export function twilioWebhookHandler(deps: TwilioWebhookDeps): (req: Request) =>
     const query = new URL(req.url).searchParams;
     const supplierId = supplierParam(query);
     const raw = await readRawBody(req);
-    const { settings, secret } = await loadIntegration(deps.sql, deps.secrets, supplierId, "twilio");
+    const { settings, secret } = (await connectedIntegration(deps.sql, deps.secrets, supplierId, "twilio")) ??
+      { settings: {}, secret: {} };
     const authToken = typeof secret.auth_token === "string" ? secret.auth_token : "";
     if (!authToken) {
       throw new HttpError(

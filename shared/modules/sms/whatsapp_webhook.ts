@@ -7,7 +7,8 @@ import { HttpError, json, parseJson, readRawBody, withErrors } from "../../http/
 import type { SecretStore } from "../../secrets.ts";
 import { constantTimeEqualText } from "../../webhooks/hmac.ts";
 import { verifyMeta } from "../../webhooks/meta.ts";
-import { loadIntegration, supplierParam } from "./integration.ts";
+import { connectedIntegration } from "../../integrations.ts";
+import { supplierParam } from "./integration.ts";
 import { keywordIntent } from "./keywords.ts";
 
 /** WhatsApp statuses and the delivery status each means. */
@@ -69,7 +70,9 @@ export function whatsappWebhookHandler(deps: WhatsAppWebhookDeps): (req: Request
       throw new HttpError(405, "method_not_allowed", "Use GET or POST");
     }
     const raw = req.method === "POST" ? await readRawBody(req) : new Uint8Array();
-    const { settings, secret } = await loadIntegration(deps.sql, deps.secrets, supplierId, "whatsapp");
+    const { settings, secret } =
+      (await connectedIntegration(deps.sql, deps.secrets, supplierId, "whatsapp")) ??
+        { settings: {}, secret: {} };
 
     if (req.method === "GET") {
       const token = typeof secret.verify_token === "string" ? secret.verify_token : "";
