@@ -13,7 +13,10 @@ export function replaceReadmeBlock(readme: string, name: string, markdown: strin
   return readme.slice(0, start + begin.length) + "\n" + markdown.trim() + "\n" + readme.slice(stop);
 }
 
-/** Rewrites the block named `name` of the README at `path` in place. */
+/** Rewrites the block named `name` of the README at `path` in place, formatted as `deno fmt` would. */
 export async function publishReadmeBlock(path: string, name: string, markdown: string): Promise<void> {
   await Deno.writeTextFile(path, replaceReadmeBlock(await Deno.readTextFile(path), name, markdown));
+  const fmt = await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path], stderr: "piped" })
+    .output();
+  if (!fmt.success) throw new Error(`deno fmt ${path} failed: ${new TextDecoder().decode(fmt.stderr)}`);
 }
