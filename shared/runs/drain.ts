@@ -109,8 +109,15 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
   );
   const started = now();
   const refill = Math.max(1, Math.min(opts.batch, opts.concurrency >> 2));
-  // Claimed and prepared runs waiting for a slot, in claim order.
+  // Claimed and prepared runs waiting for a slot, in the fair order of the claim (fair_at): another
+  // supplier's run claimed behind a pile goes before the pile's runs already waiting here.
   const ready: { run: ModuleRun; exec: (run: ModuleRun) => Promise<Attempt> }[] = [];
+  const place = (run: ModuleRun) => +(run.fair_at ?? run.run_at);
+  const enqueue = (run: ModuleRun, exec: (run: ModuleRun) => Promise<Attempt>) => {
+    let i = ready.length;
+    while (i > 0 && place(ready[i - 1].run) > place(run)) i--;
+    ready.splice(i, 0, { run, exec });
+  };
   let inflight = 0;
   let claimed = 0;
   let backlog = true;
@@ -159,7 +166,7 @@ export async function drain(deps: DrainDeps, opts: DrainOptions): Promise<DrainS
       claimed += runs.length;
       idleSince = null;
       const exec = await deps.executor.prepare(runs);
-      for (const run of runs) ready.push({ run, exec });
+      for (const run of runs) enqueue(run, exec);
     })()
       .catch((error) => (fetchError = error))
       .finally(() => {

@@ -11,7 +11,7 @@ export async function claimRuns(
 ): Promise<ModuleRun[]> {
   const rows = await sql<ModuleRun[]>`
     select id::int, supplier_id, journey_instance_id, step_id, module_type, status, run_at, attempts,
-      max_attempts, idempotency_key
+      max_attempts, idempotency_key, fair_at
     from public.claim_runs(${module}::public.module_type, ${limit}::int, ${leaseSeconds}::int)`;
   return rows;
 }

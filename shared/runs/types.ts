@@ -21,6 +21,8 @@ export type ModuleRun = {
   attempts: number;
   max_attempts: number;
   idempotency_key: string;
+  /** Its place in the fair order between suppliers (claim_runs): run_at plus its fair offset. */
+  fair_at?: Date;
 };
 
 /** A stored run error: a stable code and a reason for a person; never secrets or message bodies. */

@@ -153,6 +153,17 @@ create table public.journey_instances (
 create index journey_instances_client on public.journey_instances (client_id);
 create index journey_instances_supplier on public.journey_instances (supplier_id);
 
+-- Fair share between suppliers. A run's place in the claim order is its run_at plus its fair offset: the
+-- n-th run of one supplier and module that came due together (one statement's bulk, a shared 09:00 anchor)
+-- is n × 10 ms later than the first, so another supplier's run due meanwhile is claimed before the rest of
+-- the pile (claim_runs). Only a time-of-day interval is added, which no time zone changes: immutable.
+create function public.run_fair_at(p_run_at timestamptz, p_offset_ms integer) returns timestamptz
+language sql immutable parallel safe
+set search_path = ''
+as $$ select p_run_at + make_interval(secs => p_offset_ms / 1000.0) $$;
+comment on function public.run_fair_at(timestamptz, integer) is
+  'A run''s place in the fair claim order: run_at plus its fair offset (module_runs.fair_offset_ms).';
+
 create table public.module_runs (
   id bigint generated always as identity primary key,
   supplier_id uuid not null references public.suppliers on delete cascade,
@@ -170,6 +181,9 @@ create table public.module_runs (
   provider text,
   provider_message_id text,
   result jsonb,
+  -- Kept by plan_runs (a statement's runs of one supplier) and sweep_fair_order (a coming pile-up).
+  fair_offset_ms integer not null default 0 check (fair_offset_ms >= 0),
+  fair_at timestamptz not null generated always as (public.run_fair_at(run_at, fair_offset_ms)) stored,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   completed_at timestamptz
@@ -182,6 +196,8 @@ comment on column public.module_runs.idempotency_key is
 -- The claim reads this index from its start and stops at run_at > now(): cost does not grow with
 -- runs scheduled in the future.
 create index module_runs_due on public.module_runs (module_type, run_at) where status = 'pending';
+-- The claim's first lane: due runs in fair order (fair_at <= now() implies run_at <= now()).
+create index module_runs_fair on public.module_runs (module_type, fair_at) where status = 'pending';
 create index module_runs_leases on public.module_runs (lease_expires_at) where status = 'running';
 create index module_runs_waiting on public.module_runs (run_at) where status = 'waiting';
 create index module_runs_instance_step on public.module_runs (journey_instance_id, step_id);
