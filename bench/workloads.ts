@@ -378,12 +378,18 @@ export async function backlogWorkload(
       });
     }
     await addRuns(2_000_000_000, 2_000_000_000 + batch - 1, true);
-    const rows = await sql<{ "QUERY PLAN": string }[]>`
+    // The claim's two lanes (claim_runs): due runs in fair order, then the rest of the due runs by run_at.
+    const fairLane = await sql<{ "QUERY PLAN": string }[]>`
       explain (analyze, buffers, costs off, timing off)
       select id from public.module_runs
-      where module_type = 'email' and status = 'pending' and run_at <= now()
+      where module_type = 'email' and status = 'pending' and fair_at <= now()
+      order by fair_at limit ${batch} for update skip locked`;
+    const spareLane = await sql<{ "QUERY PLAN": string }[]>`
+      explain (analyze, buffers, costs off, timing off)
+      select id from public.module_runs
+      where module_type = 'email' and status = 'pending' and run_at <= now() and fair_at > now()
       order by run_at limit ${batch} for update skip locked`;
-    plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+    plan = [...fairLane, ...spareLane].map((r) => r["QUERY PLAN"]).join("\n");
     return { results, plan };
   } finally {
     await sql.end({ timeout: 5 });
