@@ -348,41 +348,27 @@ language plpgsql security definer
 set search_path = ''
 set plan_cache_mode = force_generic_plan
 as $$
-declare
-  v_claimed integer;
 begin
-  -- PL/pgSQL keeps these plans per session; a SQL function with a SET clause is planned on every call
+  -- PL/pgSQL keeps this plan per session; a SQL function with a SET clause is planned on every call
   -- (about 0.9 ms of each claim).
-  -- First lane, fair order: due runs by fair_at, so one supplier's pile (a bulk import, a shared anchor)
-  -- enters at 100 runs/s and another supplier's run due meanwhile goes before the rest of it.
   return query
-  with due as (
+  with fair as (
+    -- First lane, fair order: due runs by fair_at (fair_at <= now() implies run_at <= now()), so one
+    -- supplier's pile (a bulk import, a shared anchor) enters at 100 runs/s and another supplier's run due
+    -- meanwhile goes before the rest of it.
     select id from public.module_runs
     where module_type = p_module and status = 'pending' and fair_at <= now()
     order by fair_at
     limit p_limit
     for update skip locked
-  )
-  update public.module_runs r
-  set status = 'running',
-      attempts = r.attempts + 1,
-      lease_expires_at = now() + make_interval(secs => p_lease_seconds),
-      updated_at = now()
-  from due
-  where r.id = due.id
-  returning r.*;
-  get diagnostics v_claimed = row_count;
-  if v_claimed >= p_limit then
-    return;
-  end if;
-  -- Second lane, spare capacity: the rest of the piles by run_at (due, not yet in fair order), so fairness
-  -- never leaves a slot idle. The lanes are disjoint (fair_at > now() here).
-  return query
-  with due as (
+  ),
+  spare as (
+    -- Second lane, what the first leaves of the batch: the rest of the piles by run_at (due, not yet in fair
+    -- order), so fairness never leaves a slot idle. The lanes are disjoint; LIMIT 0 reads nothing.
     select id from public.module_runs
     where module_type = p_module and status = 'pending' and run_at <= now() and fair_at > now()
     order by run_at
-    limit p_limit - v_claimed
+    limit p_limit - (select count(*) from fair)
     for update skip locked
   )
   update public.module_runs r
@@ -390,7 +376,7 @@ begin
       attempts = r.attempts + 1,
       lease_expires_at = now() + make_interval(secs => p_lease_seconds),
       updated_at = now()
-  from due
+  from (select id from fair union all select id from spare) due
   where r.id = due.id
   returning r.*;
 end
