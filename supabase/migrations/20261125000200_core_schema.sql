@@ -164,6 +164,14 @@ as $$ select p_run_at + make_interval(secs => p_offset_ms / 1000.0) $$;
 comment on function public.run_fair_at(timestamptz, integer) is
   'A run''s place in the fair claim order: run_at plus its fair offset (module_runs.fair_offset_ms).';
 
+create function public.fair_offset_ms(p_rank bigint) returns integer
+language sql immutable parallel safe
+set search_path = ''
+as $$ select (least(greatest(p_rank, 0), 8640000) * 10)::integer $$;
+comment on function public.fair_offset_ms(bigint) is
+  'The fair offset of a supplier''s run that is p_rank-th (from 0) in a pile due together: 10 ms a rank, '
+  'capped at a day (plan_runs, sweep_fair_order).';
+
 create table public.module_runs (
   id bigint generated always as identity primary key,
   supplier_id uuid not null references public.suppliers on delete cascade,

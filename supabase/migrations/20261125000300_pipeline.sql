@@ -90,8 +90,8 @@ begin
     select i.id as instance_id, i.supplier_id, s.id as step_id, s.module_type, p.run_at, p.skip_reason,
       (select count(*) from public.module_runs r where r.journey_instance_id = i.id and r.step_id = s.id) + 1 as visit,
       -- A bulk of one supplier (an import, a batch of outcomes) is spread in the fair claim order.
-      least(row_number() over (partition by i.supplier_id, s.module_type order by p.run_at, i.id) - 1, 8640000)
-        * 10 as fair_offset_ms
+      public.fair_offset_ms(row_number() over (partition by i.supplier_id, s.module_type order by p.run_at, i.id) - 1)
+        as fair_offset_ms
     from public.journey_instances i
     join public.journey_steps s on s.id = i.current_step_id
     join public.clients c on c.id = i.client_id
@@ -618,20 +618,17 @@ comment on function public.redrive_run(bigint) is
 -- Sweeps ------------------------------------------------------------------------------------------
 
 create function public.sweep_fair_order() returns integer
-language plpgsql security definer
+language sql security definer
 set search_path = ''
 as $$
-declare
-  v_spread integer;
-begin
   -- Runs planned one by one for the same time (a 09:00 wedding-date anchor shared by thousands of couples
   -- of one supplier) would all come due with the same place in the fair order: before they do, the
-  -- supplier's n-th run of the next two minutes (the sweep's period is at most one) is put n × 10 ms later,
-  -- as plan_runs does for one statement's runs. A run already spread keeps its place.
+  -- supplier's n-th run of the next two minutes (the sweep's period is at most one) gets the n-th fair
+  -- offset, as plan_runs gives one statement's runs. A run already spread keeps its place.
   with coming as (
     select r.id, r.fair_offset_ms,
-      least(row_number() over (partition by r.supplier_id, r.module_type order by r.run_at, r.id) - 1, 8640000)
-        * 10 as offset_ms
+      public.fair_offset_ms(row_number() over (partition by r.supplier_id, r.module_type order by r.run_at, r.id) - 1)
+        as offset_ms
     from public.module_runs r
     where r.module_type = any (enum_range(null::public.module_type)) and r.status = 'pending'
       and r.run_at > now() and r.run_at <= now() + interval '2 minutes'
@@ -642,9 +639,7 @@ begin
     where r.id = c.id and c.fair_offset_ms = 0 and c.offset_ms > 0 and r.status = 'pending'
     returning 1
   )
-  select count(*) into v_spread from spread;
-  return v_spread;
-end
+  select count(*)::integer from spread
 $$;
 comment on function public.sweep_fair_order() is
   'Run by the sweep: spreads in the fair claim order the runs of one supplier that are about to come due '
