@@ -156,14 +156,9 @@ create index journey_instances_supplier on public.journey_instances (supplier_id
 -- Fair share between suppliers. A run's place in the claim order is its run_at plus its fair offset: the
 -- n-th run of one supplier and module that came due together (one statement's bulk, a shared 09:00 anchor)
 -- is n × 10 ms later than the first, so another supplier's run due meanwhile is claimed before the rest of
--- the pile (claim_runs). Only a time-of-day interval is added, which no time zone changes: immutable.
-create function public.run_fair_at(p_run_at timestamptz, p_offset_ms integer) returns timestamptz
-language sql immutable parallel safe
-set search_path = ''
-as $$ select p_run_at + make_interval(secs => p_offset_ms / 1000.0) $$;
-comment on function public.run_fair_at(timestamptz, integer) is
-  'A run''s place in the fair claim order: run_at plus its fair offset (module_runs.fair_offset_ms).';
-
+-- the pile (claim_runs). fair_at (module_runs) adds the offset in UTC wall-clock arithmetic, which no time zone
+-- setting changes, so the stored column is an expression of immutable built-ins: no function call on every
+-- insert and update of a run (a SQL function there was parsed and run for each statement).
 create function public.fair_offset_ms(p_rank bigint) returns integer
 language sql immutable parallel safe
 set search_path = ''
@@ -191,7 +186,8 @@ create table public.module_runs (
   result jsonb,
   -- Kept by plan_runs (a statement's runs of one supplier) and sweep_fair_order (a coming pile-up).
   fair_offset_ms integer not null default 0 check (fair_offset_ms >= 0),
-  fair_at timestamptz not null generated always as (public.run_fair_at(run_at, fair_offset_ms)) stored,
+  fair_at timestamptz not null
+    generated always as (((run_at at time zone 'UTC') + fair_offset_ms * interval '1 millisecond') at time zone 'UTC') stored,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   completed_at timestamptz
