@@ -156,9 +156,8 @@ create index journey_instances_supplier on public.journey_instances (supplier_id
 -- Fair share between suppliers. A run's place in the claim order is its run_at plus its fair offset: the
 -- n-th run of one supplier and module that came due together (one statement's bulk, a shared 09:00 anchor)
 -- is n × 10 ms later than the first, so another supplier's run due meanwhile is claimed before the rest of
--- the pile (claim_runs). fair_at (module_runs) adds the offset in UTC wall-clock arithmetic, which no time zone
--- setting changes, so the stored column is an expression of immutable built-ins: no function call on every
--- insert and update of a run (a SQL function there was parsed and run for each statement).
+-- the pile (claim_runs). module_runs.fair_at adds the offset in UTC, which no time zone setting changes: an
+-- expression of immutable built-ins, so no function runs on each insert and update of a run.
 create function public.fair_offset_ms(p_rank bigint) returns integer
 language sql immutable parallel safe
 set search_path = ''
