@@ -25,6 +25,8 @@ import {
   setUpScenario,
   simulator,
   tearDownScenario,
+  type TransitionCostResult,
+  transitionCostWorkload,
 } from "./workloads.ts";
 
 /** What a benchmark run does. */
@@ -42,6 +44,10 @@ export type BenchOptions = {
   backlog?: boolean;
   /** Skip the fairness workload (exploring). */
   fairness?: boolean;
+  /** Measure only the transition alone (exploring a change to the transition's SQL). */
+  transitionOnly?: boolean;
+  /** Connections of the transition-alone workload instead of the plan's. */
+  connections?: number;
   /** Simulated provider latency. */
   latencyMs: number;
   log: (line: string) => void;
@@ -71,6 +77,7 @@ const PLAN = {
     backlog: [10_000, 1_000_000],
     claims: 200,
     fairness: { burst: 20_000, rate: 20, seconds: 15 },
+    transition: { connections: 16, each: 400 },
   },
   smoke: {
     couples: 50,
@@ -80,6 +87,7 @@ const PLAN = {
     backlog: [100, 1_000],
     claims: 10,
     fairness: { burst: 100, rate: 10, seconds: 2 },
+    transition: { connections: 2, each: 10 },
   },
 };
 
@@ -113,6 +121,18 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
   if (!opts.smoke && TUNING_KEYS.some((k) => Deno.env.get(k) !== undefined)) await restart({ log });
   const settings = loadConfig({ ...Deno.env.toObject(), SUPABASE_DB_URL: dbUrl() });
   const pg = await postgresStatus();
+  const transitionAlone = async () => {
+    const t = { ...plan.transition, ...(opts.connections ? { connections: opts.connections } : {}) };
+    log(`transition alone: ${t.connections} connections × ${t.each} journey starts`);
+    const result = await transitionCostWorkload(t.connections, t.each);
+    log(`transition alone: ${result.pg_cpu_us_per_transition} µs of Postgres CPU, ${result.per_s}/s`);
+    return result;
+  };
+  if (opts.transitionOnly) {
+    const out = { generated_at: new Date().toISOString(), transition_alone: await transitionAlone() };
+    await Deno.writeTextFile(opts.out, JSON.stringify(out, null, 2) + "\n");
+    return out;
+  }
   const sql = stackDb();
   const previousLatency =
     (await simulator<{ latency_ms: number }>("/_sim/config?provider=resend")).latency_ms;
@@ -146,6 +166,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       bench: pct("bench"),
     }, cpu1.postgres - cpu0.postgres];
   };
+  const transition: TransitionCostResult = await transitionAlone();
   // Postgres CPU per transition of an open-loop level (the transition, its run or job, and their outcomes).
   const perTransition = (pgSeconds: number, transitions: number) =>
     transitions > 0 ? Math.round((100_000 * pgSeconds) / transitions) / 100 : null;
@@ -250,6 +271,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     p99_ms_at_1000_graphile: peerAt(1000)?.p99_ms ?? null,
     pg_cpu_ms_per_transition: at500?.pg_cpu_ms_per_transition ?? null,
     pg_cpu_ms_per_transition_graphile: peerAt(500)?.pg_cpu_ms_per_transition ?? null,
+    pg_cpu_us_per_transition_alone: transition.pg_cpu_us_per_transition,
     fair_p50_ms_small_alone: fairness?.alone.p50_ms ?? null,
     fair_p99_ms_small_alone: fairness?.alone.p99_ms ?? null,
     fair_p50_ms_small: fairness?.during_burst.p50_ms ?? null,
@@ -279,6 +301,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     open_loop: openLoop,
     open_loop_graphile: openLoopPeer,
     fairness,
+    transition_alone: transition,
     backlog: backlog.results,
     claim_plan: backlog.plan,
   };
@@ -476,6 +499,8 @@ if (import.meta.main) {
     rates: ratesArg === undefined ? undefined : ratesArg.split(",").filter(Boolean).map(Number),
     backlog: !args.has("--no-backlog"),
     fairness: !args.has("--no-fairness"),
+    transitionOnly: args.has("--transition-only"),
+    connections: Number(Deno.args.find((a) => a.startsWith("--connections="))?.slice(14)) || undefined,
     log,
   });
   Deno.exit(0);

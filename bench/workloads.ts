@@ -6,7 +6,7 @@ import { cloneDatabase, prepareTemplate } from "../stack/cli.ts";
 import { dropDatabase } from "../stack/postgres.ts";
 import type { Sql } from "../tests/helpers/db.ts";
 import { connectResend, createJourney, createSupplier, createTemplate } from "../tests/helpers/fixtures.ts";
-import { latencySummary } from "./measure.ts";
+import { cpuSeconds, latencySummary } from "./measure.ts";
 
 /** The benchmark's supplier on the stack's database: one email step, couples, a Resend key. */
 export type BenchScenario = {
@@ -391,6 +391,79 @@ export async function backlogWorkload(
       order by run_at limit ${batch} for update skip locked`;
     plan = [...fairLane, ...spareLane].map((r) => r["QUERY PLAN"]).join("\n");
     return { results, plan };
+  } finally {
+    await sql.end({ timeout: 5 });
+    await dropDatabase(name);
+  }
+}
+
+/** What the transition alone cost. */
+export type TransitionCostResult = {
+  connections: number;
+  transitions: number;
+  per_s: number;
+  pg_cpu_us_per_transition: number;
+};
+
+/**
+ * Workload 5: the transition alone, what issue 16's "cost of a step transition" is about without the
+ * open loop's noise (its run, claim and outcome, the function, the simulator). In a database of its own
+ * cloned from the migrated template (fresh tables and statistics, dropped afterwards), `connections`
+ * connections each commit `each` journey starts, one per transaction, as fast as they can, on a journey
+ * whose one step is 400 days ahead (so the whole trigger chain runs, the run is planned, and nothing is
+ * sent). The CPU is that of the connections' own backends (from /proc), so the cluster's background
+ * work (the clone's checkpoint, the stack database's cron jobs) is not in it; figures are per transition
+ * over the measured part, after a warm-up that makes every connection plan its statements once.
+ */
+export async function transitionCostWorkload(
+  connections: number,
+  each: number,
+): Promise<TransitionCostResult> {
+  const name = `bench_transition_${Date.now()}`;
+  const template = await prepareTemplate();
+  const url = await cloneDatabase(name, new URL(template).pathname.slice(1));
+  const sql = postgres(url, { max: connections, onnotice: () => {} });
+  try {
+    const supplierId = await createSupplier(sql);
+    const { journeyId } = await createJourney(sql, supplierId, [{ timing: { offset_days: 400 } }]);
+    const clients = await sql<{ id: string }[]>`
+      insert into public.clients (supplier_id, couple_name, email, wedding_date)
+      select ${supplierId}::uuid, format('Couple %s', g), format('couple-%s@bench.example', g),
+        date '2028-06-12' + (g % 300)
+      from generate_series(1, 1000) g
+      returning id`;
+    const start = (i: number) =>
+      sql`
+        insert into public.journey_instances (journey_id, supplier_id, client_id)
+        values (${journeyId}::uuid, ${supplierId}::uuid, ${clients[i % clients.length].id}::uuid)`;
+    const loops = async (n: number, offset: number) => {
+      await Promise.all(Array.from({ length: connections }, async (_, c) => {
+        for (let k = 0; k < n; k++) await start(offset + c * n + k);
+      }));
+    };
+    await loops(Math.max(10, Math.round(each / 10)), 0);
+    await sql`analyze public.journey_instances, public.module_runs`;
+    const backends = (await sql<{ pid: number }[]>`
+      select pid from pg_stat_activity where datname = current_database()`).map((r) => r.pid);
+    const cpu = async () =>
+      (await Promise.all(backends.map((pid) => cpuSeconds(pid)))).reduce((a, b) => a + b, 0);
+    const [cpu0, t0] = [await cpu(), performance.now()];
+    await loops(each, connections * each);
+    const [cpu1, t1] = [await cpu(), performance.now()];
+    const transitions = connections * each;
+    // The chain ran: every journey start planned its (future) run.
+    const [planned] = await sql<{ runs: number; starts: number }[]>`
+      select (select count(*) from public.module_runs where status = 'pending')::int as runs,
+        (select count(*) from public.journey_instances)::int as starts`;
+    if (planned.runs !== planned.starts) {
+      throw new Error(`${planned.starts} journey starts planned ${planned.runs} runs`);
+    }
+    return {
+      connections,
+      transitions,
+      per_s: Math.round((1000 * transitions) / (t1 - t0)),
+      pg_cpu_us_per_transition: Math.round((1e6 * (cpu1 - cpu0)) / transitions),
+    };
   } finally {
     await sql.end({ timeout: 5 });
     await dropDatabase(name);

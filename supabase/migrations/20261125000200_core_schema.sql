@@ -158,9 +158,11 @@ create index journey_instances_supplier on public.journey_instances (supplier_id
 -- is n × 10 ms later than the first, so another supplier's run due meanwhile is claimed before the rest of
 -- the pile (claim_runs). module_runs.fair_at adds the offset in UTC, which no time zone setting changes: an
 -- expression of immutable built-ins, so no function runs on each insert and update of a run.
+-- No SET clause: Postgres inlines a SQL function only without one, and plan_runs calls this once per run
+-- planned (with it, the body was parsed and run through fmgr_sql for every row). It is not security
+-- definer and names no table: only built-ins, resolved in its callers' search_path (theirs is '').
 create function public.fair_offset_ms(p_rank bigint) returns integer
 language sql immutable parallel safe
-set search_path = ''
 as $$ select (least(greatest(p_rank, 0), 8640000) * 10)::integer $$;
 comment on function public.fair_offset_ms(bigint) is
   'The fair offset of a supplier''s run that is p_rank-th (from 0) in a pile due together: 10 ms a rank, '

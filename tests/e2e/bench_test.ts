@@ -53,6 +53,10 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
       "postgres",
     ]);
     assert.equal(results.backlog.length, 2);
+    assert.equal(results.transition_alone.transitions, 20, "2 connections × 10 journey starts were measured");
+    assert.ok(results.transition_alone.per_s > 0);
+    // 20 transitions are one or two of /proc's 10 ms ticks: a number, not a figure to compare.
+    assert.equal(typeof results.pg_cpu_us_per_transition_alone, "number");
     for (const level of [results.fairness.alone, results.fairness.during_burst]) {
       assert.equal(
         level.received,
