@@ -298,6 +298,27 @@ export function openLoopSummary(
   };
 }
 
+/**
+ * Runs `work` on a database of its own cloned from the migrated template (fresh tables and statistics), with
+ * a pool of `connections`, and drops the database afterwards.
+ */
+async function inClonedDatabase<T>(
+  prefix: string,
+  connections: number,
+  work: (sql: Sql) => Promise<T>,
+): Promise<T> {
+  const name = `${prefix}_${Date.now()}`;
+  const template = await prepareTemplate();
+  const url = await cloneDatabase(name, new URL(template).pathname.slice(1));
+  const sql = postgres(url, { max: connections, onnotice: () => {} });
+  try {
+    return await work(sql as unknown as Sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+    await dropDatabase(name);
+  }
+}
+
 /** Claim latency with one backlog size. */
 export type BacklogResult = {
   backlog: number;
@@ -320,11 +341,7 @@ export async function backlogWorkload(
   batch: number,
   log: (line: string) => void,
 ): Promise<{ results: BacklogResult[]; plan: string }> {
-  const name = `bench_backlog_${Date.now()}`;
-  const template = await prepareTemplate();
-  const url = await cloneDatabase(name, new URL(template).pathname.slice(1));
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
+  return await inClonedDatabase("bench_backlog", 1, async (sql) => {
     const supplierId = await createSupplier(sql);
     const { journeyId, stepIds } = await createJourney(sql, supplierId, [{ timing: { offset_days: 400 } }]);
     const [client] = await sql<{ id: string }[]>`
@@ -391,10 +408,7 @@ export async function backlogWorkload(
       order by run_at limit ${batch} for update skip locked`;
     plan = [...fairLane, ...spareLane].map((r) => r["QUERY PLAN"]).join("\n");
     return { results, plan };
-  } finally {
-    await sql.end({ timeout: 5 });
-    await dropDatabase(name);
-  }
+  });
 }
 
 /** What the transition alone cost. */
@@ -419,11 +433,7 @@ export async function transitionCostWorkload(
   connections: number,
   each: number,
 ): Promise<TransitionCostResult> {
-  const name = `bench_transition_${Date.now()}`;
-  const template = await prepareTemplate();
-  const url = await cloneDatabase(name, new URL(template).pathname.slice(1));
-  const sql = postgres(url, { max: connections, onnotice: () => {} });
-  try {
+  return await inClonedDatabase("bench_transition", connections, async (sql) => {
     const supplierId = await createSupplier(sql);
     const { journeyId } = await createJourney(sql, supplierId, [{ timing: { offset_days: 400 } }]);
     const clients = await sql<{ id: string }[]>`
@@ -464,8 +474,5 @@ export async function transitionCostWorkload(
       per_s: Math.round((1000 * transitions) / (t1 - t0)),
       pg_cpu_us_per_transition: Math.round((1e6 * (cpu1 - cpu0)) / transitions),
     };
-  } finally {
-    await sql.end({ timeout: 5 });
-    await dropDatabase(name);
-  }
+  });
 }
