@@ -18,8 +18,15 @@ import {
   senderUnverified,
 } from "../providers/credentials.ts";
 import type { EmailMessage } from "../providers/email/message.ts";
-import { type CircuitOptions, type GateDecision, providerGate, providerReport } from "../providers/gate.ts";
+import {
+  type AccountRef,
+  type CircuitOptions,
+  type GateDecision,
+  providerGate,
+  providerReport,
+} from "../providers/gate.ts";
 import { rateLimitedOutcome } from "../providers/rate.ts";
+import type { SendResult } from "../providers/result.ts";
 import type { Attempt, IntegrationCall, Outcome, RunError } from "../runs/types.ts";
 import type { SecretStore } from "../secrets.ts";
 
@@ -58,6 +65,8 @@ export type EmailTarget = {
   email_integrations: EmailIntegration[];
   /** The provider an earlier attempt had an unknown outcome with: the message may only go there. */
   pinned_provider: string | null;
+  /** The run's attempt (1: its first); only a first attempt's email may share a batch request. */
+  attempt?: number;
 };
 
 /** The rendered message. */
@@ -100,6 +109,33 @@ const SUPPRESSION_REASONS: Record<string, string> = {
   manual: "the supplier suppressed it",
 };
 
+/**
+ * How long an email waits for others through the same account to share one batch request. Runs claimed
+ * together start together, so a drain's sends gather within a tick; a lone send waits this long.
+ */
+export const BATCH_GATHER_MS = 2;
+
+/** The gate's answer for one email and, when it was sent, the provider's result for it. */
+type Admitted = { gate: GateDecision; result?: SendResult };
+
+/** An email waiting for its account's next batch request. */
+type Waiting = {
+  runId: number;
+  message: EmailMessage;
+  key: string;
+  done: (admitted: Admitted) => void;
+  failed: (error: unknown) => void;
+};
+
+/** Emails gathering for one request through one account. */
+type Gathering = { route: EmailRoute; ref: AccountRef; circuit: CircuitOptions; waiting: Waiting[] };
+
+/** The idempotency key of a batch request: the same emails in the same order give the same key. */
+async function batchKeyOf(keys: string[]): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(keys.join("\n")));
+  return `batch-${Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 const attempt = (outcome: Outcome, calls: IntegrationCall[] = []): { attempt: Attempt } => ({
   attempt: { outcome, calls },
 });
@@ -133,6 +169,101 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
     return keyOf.key;
   };
 
+  /** Reports a request's result to its account's circuit and rate state (once per request). */
+  async function report(ref: AccountRef, circuit: CircuitOptions, gate: GateDecision, result: SendResult) {
+    if (result.ok || result.failure === "permanent") {
+      // The provider answered: it is up. A clean, closed circuit needs no write: the common case costs none.
+      if (gate.circuit !== "closed" || gate.consecutive_failures > 0) {
+        await providerReport(sql, ref, "success", circuit);
+      }
+    } else if (result.failure === "unknown") {
+      await providerReport(sql, ref, "failure", circuit, result.error);
+    } else if (result.error.http_status === 429) {
+      // The account's bucket now owes Retry-After.
+      await providerReport(sql, ref, "rate_limited", circuit, result.error, result.retry_after_s);
+    } else {
+      await providerReport(sql, ref, "failure", circuit, result.error);
+    }
+  }
+
+  /** One request through an account: its gate (circuit and rate slot), the call, its report. */
+  async function request(
+    g: Omit<Gathering, "waiting">,
+    send: () => Promise<SendResult[]>,
+  ): Promise<{ gate: GateDecision; results?: SendResult[] }> {
+    const gate = await providerGate(sql, g.ref, g.route.intervalS, maxRateWaitS);
+    if (gate.decision !== "send") return { gate };
+    if (gate.wait_s > 0) await sleep(gate.wait_s * 1000);
+    const results = await send();
+    // A batch's results share its answer: an email sent says the provider is up.
+    const lead = results.find((r) => r.ok) ?? results.find((r) => !r.ok && r.failure === "permanent") ??
+      results[0];
+    await report(g.ref, g.circuit, gate, lead);
+    return { gate, results };
+  }
+
+  // Emails gathering for a batch request, per integration (and its credentials' version).
+  const gathering = new Map<string, Gathering>();
+
+  /** Sends the emails gathered for one request: alone with the run's key, or as a batch with the batch's. */
+  async function flush(g: Gathering): Promise<void> {
+    const items = g.waiting;
+    try {
+      const done = items.length === 1
+        ? await request(g, async () => [await g.route.send(items[0].message, items[0].key)])
+        : await request(g, async () => {
+          const batchKey = await batchKeyOf(items.map((i) => i.key));
+          // Before the request: a worker that dies after it leaves these runs unknown, never resent.
+          await sql`select public.mark_provider_batch(${items.map((i) => i.runId)}::bigint[], ${batchKey})`;
+          return await g.route.sendBatch!(
+            items.map((i) => ({ message: i.message, runKey: i.key })),
+            batchKey,
+          );
+        });
+      items.forEach((item, i) => item.done({ gate: done.gate, result: done.results?.[i] }));
+    } catch (error) {
+      for (const item of items) item.failed(error);
+    }
+  }
+
+  /**
+   * Admits one email through a route. A first attempt through a route with a batch endpoint waits up to
+   * `BATCH_GATHER_MS` for others through the same integration and shares their request (one rate slot,
+   * one call); a retry goes alone with the run's own key, as its earlier attempt may have.
+   */
+  function admit(
+    target: EmailTarget,
+    route: EmailRoute,
+    row: EmailIntegration,
+    circuit: CircuitOptions,
+    message: EmailMessage,
+    key: string,
+  ): Promise<Admitted> {
+    const ref = { provider: route.provider, account: route.account, supplierId: target.supplier_id };
+    if (!route.sendBatch || target.attempt !== 1 || target.pinned_provider) {
+      return request({ route, ref, circuit }, async () => [await route.send(message, key)])
+        .then(({ gate, results }) => ({ gate, result: results?.[0] }));
+    }
+    const id = `${row.id}\u0000${row.status_since}`;
+    return new Promise<Admitted>((done, failed) => {
+      let g = gathering.get(id);
+      if (!g) {
+        const fresh: Gathering = { route, ref, circuit, waiting: [] };
+        gathering.set(id, g = fresh);
+        setTimeout(() => {
+          if (gathering.get(id) === fresh) gathering.delete(id);
+          if (fresh.waiting.length > 0) flush(fresh);
+        }, BATCH_GATHER_MS);
+      }
+      g.waiting.push({ runId: target.run_id, message, key, done, failed });
+      if (g.waiting.length >= (route.maxBatch ?? 1)) {
+        gathering.delete(id);
+        const full = { ...g, waiting: g.waiting.splice(0) };
+        flush(full);
+      }
+    });
+  }
+
   /**
    * Sends through the routes in order. Moves on only when a provider certainly did not take the email
    * (an HTTP error answer, a refused connection, rejected credentials) or its circuit is open; an unknown
@@ -150,9 +281,8 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
     let retryAfter: number | undefined;
     let permanent: RunError | undefined;
     for (const { route, row } of routes) {
-      const ref = { provider: route.provider, account: route.account, supplierId: target.supplier_id };
       const circuit = { ...config.circuit, cooldownS: route.circuitCooldownS ?? config.circuit.cooldownS };
-      const gate: GateDecision = await providerGate(sql, ref, route.intervalS, maxRateWaitS);
+      const { gate, result } = await admit(target, route, row, circuit, build(route), key);
       if (gate.decision === "open") {
         lastError = {
           provider: route.provider,
@@ -162,20 +292,15 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
         retryAfter = Math.min(retryAfter ?? Infinity, gate.wait_s);
         continue;
       }
-      if (gate.decision === "wait") {
+      if (gate.decision === "wait" || !result) {
         // Our own rate limit is back-pressure, not a failure: wait for this provider's slot.
         return attempt(
           { kind: "deferred", defer_until: new Date(now().getTime() + gate.wait_s * 1000) },
           calls,
         );
       }
-      if (gate.wait_s > 0) await sleep(gate.wait_s * 1000);
-      const result = await route.send(build(route), key);
       calls.push(result.call);
-      // A clean, closed circuit needs no write on success: the common case costs no extra statement.
-      const mustReport = gate.circuit !== "closed" || gate.consecutive_failures > 0;
       if (result.ok) {
-        if (mustReport) await providerReport(sql, ref, "success", circuit);
         return {
           sent: {
             provider: route.provider,
@@ -186,9 +311,8 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
         };
       }
       if (result.failure === "permanent") {
-        // The provider answered: it is up. Rejected credentials or an unverified sender are the account's
-        // problem, not the message's: tell the vendor and try the next provider.
-        if (mustReport) await providerReport(sql, ref, "success", circuit);
+        // Rejected credentials or an unverified sender are the account's problem, not the message's:
+        // tell the vendor and try the next provider.
         if (credentialsRejected(result.error)) {
           await rejectCredentials(sql, row.id, result.error, row.status_since);
           disconnected.push({ ...row, status: "disconnected", status_reason: result.error.message });
@@ -205,21 +329,19 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
         return attempt({ kind: "permanent", error: result.error }, calls);
       }
       if (result.failure === "unknown") {
-        await providerReport(sql, ref, "failure", circuit, result.error);
         return attempt({
           kind: "unknown",
           error: result.error,
           provider: route.provider,
-          // Resend deduplicates on the idempotency key: replaying it is how the outcome is settled.
-          replay_safe: route.provider === "resend",
+          // Resend deduplicates on the idempotency key: replaying it settles the outcome (not a batch's:
+          // another attempt would be another request, so its outcome is settled by Resend's events).
+          replay_safe: route.provider === "resend" && result.replay_safe !== false,
         }, calls);
       }
       if (result.error.http_status === 429) {
-        // The account's bucket now owes Retry-After; the run waits for it without using an attempt.
-        await providerReport(sql, ref, "rate_limited", circuit, result.error, result.retry_after_s);
+        // The run waits for the account's Retry-After without using an attempt.
         return attempt(rateLimitedOutcome({ now }, result), calls);
       }
-      await providerReport(sql, ref, "failure", circuit, result.error);
       lastError = result.error;
       retryAfter = result.retry_after_s;
     }

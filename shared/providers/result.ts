@@ -6,7 +6,14 @@ export type SendResult =
   & { call: IntegrationCall }
   & (
     | { ok: true; provider_message_id: string }
-    | { ok: false; failure: "transient" | "permanent" | "unknown"; error: RunError; retry_after_s?: number }
+    | {
+      ok: false;
+      failure: "transient" | "permanent" | "unknown";
+      error: RunError;
+      retry_after_s?: number;
+      /** False when an unknown outcome cannot be settled by repeating the request (a batch's). */
+      replay_safe?: false;
+    }
   );
 
 /** Parses a Retry-After header given in seconds or as an HTTP date; undefined when absent or bad. */

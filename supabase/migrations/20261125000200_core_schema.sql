@@ -185,6 +185,9 @@ create table public.module_runs (
   provider text,
   provider_message_id text,
   result jsonb,
+  -- Set while the attempt's email is in a provider batch request (whose idempotency key it is): a worker
+  -- that dies after it may have sent, under a key no later attempt would repeat.
+  provider_batch text,
   -- Kept by plan_runs (a statement's runs of one supplier) and sweep_fair_order (a coming pile-up).
   fair_offset_ms integer not null default 0 check (fair_offset_ms >= 0),
   fair_at timestamptz not null

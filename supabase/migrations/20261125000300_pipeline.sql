@@ -465,6 +465,7 @@ begin
         provider = coalesce(d.provider, r.provider),
         provider_message_id = coalesce(d.provider_message_id, r.provider_message_id),
         result = coalesce(d.result, r.result),
+        provider_batch = null,
         completed_at = case when d.next_status in ('succeeded', 'skipped', 'dead') then now() end,
         updated_at = now()
     from decided d
@@ -529,6 +530,18 @@ comment on function public.record_outcomes(jsonb) is
   'replay-safe unknown (retry with backoff, dead after max_attempts), permanent (dead with the reason), '
   'unknown (held for reconciliation). Fenced on the attempt, so a worker whose lease expired cannot '
   'overwrite the run''s newer state. Also writes the integration_calls audit.';
+
+create function public.mark_provider_batch(p_run_ids bigint[], p_batch_key text)
+returns void
+language sql security definer
+set search_path = ''
+as $$
+  update public.module_runs set provider_batch = p_batch_key where id = any (p_run_ids) and status = 'running'
+$$;
+comment on function public.mark_provider_batch(bigint[], text) is
+  'Marks the running attempts whose emails go out in one provider batch request (keyed p_batch_key), '
+  'before the request: if the worker dies meanwhile, the expired lease holds them as unknown '
+  '(lease_replay_safe), settled by the provider''s events, never sent again under another batch''s key.';
 
 -- Waiting for an outside event ---------------------------------------------------------------------
 -- The one way a run waits for something outside (a form submission, a booking, a click): status waiting
@@ -678,6 +691,7 @@ begin
             'message', format('gave up after %s attempts: the worker''s lease expired', r.attempts))
           else r.last_error end,
         completed_at = case when public.lease_replay_safe(r) and r.attempts >= r.max_attempts then now() end,
+        provider_batch = null,
         updated_at = now()
     where r.status = 'running' and r.lease_expires_at < now()
     returning 1
@@ -746,6 +760,7 @@ revoke execute on function
   public.sweep_fair_order(),
   public.retry_delay(integer, double precision),
   public.record_outcomes(jsonb),
+  public.mark_provider_batch(bigint[], text),
   public.redrive_run(bigint),
   public.complete_waiting_run(bigint, jsonb),
   public.wake_runs(bigint[]),

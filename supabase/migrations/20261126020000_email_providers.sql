@@ -509,7 +509,7 @@ returns table (
   locale text, couple_time_zone text, wedding_date text, venue text, client_custom jsonb, consent jsonb,
   supplier_name text, supplier_time_zone text, business_hours jsonb, brand jsonb, email_from text,
   reply_to text, template_subject text, template_html text, template_text text, email_integrations jsonb,
-  suppression jsonb
+  suppression jsonb, attempt integer
 )
 language plpgsql stable
 set search_path = ''
@@ -522,7 +522,8 @@ begin
     s.name, s.time_zone, s.business_hours, s.brand, s.email_from, s.reply_to,
     t.subject, t.html, t.text,
     public.email_integrations(r.supplier_id),
-    public.email_suppression(r.supplier_id, c.email)
+    public.email_suppression(r.supplier_id, c.email),
+    r.attempts
   from public.module_runs r
   join public.journey_instances i on i.id = r.journey_instance_id
   join public.clients c on c.id = i.client_id

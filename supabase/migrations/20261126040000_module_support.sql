@@ -26,7 +26,8 @@ returns table (
   reply_to text,
   email_integrations jsonb,
   pinned_provider text,
-  suppression jsonb
+  suppression jsonb,
+  attempt integer
 )
 language plpgsql stable
 set search_path = ''
@@ -43,7 +44,8 @@ begin
     public.email_integrations(r.supplier_id),
     -- A provider without a message id is an attempt with an unknown outcome: the next goes there only.
     case when r.provider_message_id is null and r.provider in ('resend', 'sendgrid', 'mailgun') then r.provider end,
-    public.email_suppression(r.supplier_id, c.email)
+    public.email_suppression(r.supplier_id, c.email),
+    r.attempts
   from public.module_runs r
   join public.journey_instances i on i.id = r.journey_instance_id
   join public.clients c on c.id = i.client_id

@@ -72,10 +72,11 @@ as $$
   select case p_run.module_type
     -- Twilio and WhatsApp have no idempotency key.
     when 'sms' then false
-    -- Resend deduplicates on the key; SendGrid and Mailgun do not, and failover may have reached them (every
-    -- module emails through the one email channel). Whatever their health: they may have sent before.
     when 'crm' then true
-    else not exists (
+    -- Resend deduplicates on the run key, unless the email was in a batch request (keyed by the batch:
+    -- a later attempt is another batch); SendGrid and Mailgun do not, and failover may have reached them
+    -- (every module emails through the one email channel). Whatever their health: they may have sent.
+    else p_run.provider_batch is null and not exists (
       select 1 from public.supplier_integrations si
       where si.supplier_id = p_run.supplier_id and si.provider in ('sendgrid', 'mailgun'))
   end

@@ -27,6 +27,7 @@ type SimRequest = {
   received_at_ms: number;
   status: number | null;
   headers: Record<string, string>;
+  body?: unknown;
 };
 
 const EMAIL_PROVIDERS = ["sendgrid", "mailgun"] as const;
@@ -198,11 +199,19 @@ Deno.test("module-email keeps every 1-second window at Resend within the account
       returning id`;
     const runs = await Promise.all(instances.map((i) => finished(sql, i.id)));
     const keys = new Set(runs.map((r) => r.idempotency_key));
-    const arrivals = (await sim<SimRequest[]>("/_sim/requests?provider=resend"))
-      .filter((r) => keys.has(r.headers["idempotency-key"]))
-      .map((r) => r.received_at_ms)
-      .sort((a, b) => a - b);
-    assert.equal(arrivals.length, 7, "one request per run");
+    // A request carries one email (its key is the run's) or a batch (each email tagged with its run key).
+    const runKeysOf = (r: SimRequest): string[] =>
+      Array.isArray(r.body)
+        ? (r.body as { tags?: { name: string; value: string }[] }[]).map((e) =>
+          (e.tags ?? []).find((t) => t.name === "run_key")?.value.replaceAll("_", ":") ?? ""
+        )
+        : [r.headers["idempotency-key"]];
+    const requests = (await sim<SimRequest[]>("/_sim/requests?provider=resend"))
+      .filter((r) => runKeysOf(r).some((k) => keys.has(k)));
+    const sent = requests.flatMap(runKeysOf).sort();
+    assert.deepEqual(sent, [...keys].sort(), "each run's email in exactly one request");
+    assert.ok(requests.length < 7, `the due runs shared batch requests (${requests.length} requests for 7)`);
+    const arrivals = requests.map((r) => r.received_at_ms).sort((a, b) => a - b);
     for (let i = 2; i < arrivals.length; i++) {
       assert.ok(
         arrivals[i] - arrivals[i - 2] >= 1000,

@@ -105,7 +105,12 @@ Deno.test("module-email sends a transition's email through Resend and records de
     assert.deepEqual([email.reply_to].flat(), ["owner@studio.example"]);
     assert.deepEqual(
       email.tags.map((t) => t.name).sort(),
-      ["module", "run", "supplier"],
+      ["module", "run", "run_key", "supplier"],
+    );
+    // The run key comes back in Resend's events (`:` is not allowed in a tag value).
+    assert.equal(
+      email.tags.find((t) => t.name === "run_key")?.value,
+      run.idempotency_key.replaceAll(":", "_"),
     );
     // Webhooks may arrive in any order, and before the send's outcome is recorded: both are kept.
     const history = await waitFor("both webhook events", async () => {

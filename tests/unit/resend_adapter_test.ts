@@ -1,7 +1,7 @@
 // sendResendEmail() classifies every kind of Resend answer: accepted, transient, permanent, unknown.
 import assert from "node:assert/strict";
 import { withServer } from "../helpers/http.ts";
-import { sendResendEmail } from "../../shared/providers/email/resend.ts";
+import { sendResendBatch, sendResendEmail } from "../../shared/providers/email/resend.ts";
 
 const message = {
   from: "Studio <hello@studio.example>",
@@ -73,3 +73,86 @@ Deno.test("sendResendEmail() reports an unknown outcome when Resend does not ans
     assert.equal(r.call.http_status, null);
   });
 });
+
+const account = (baseUrl: string, timeoutMs = 2000) => ({ apiKey: "re_x", baseUrl, timeoutMs });
+const three = ["a:1:1", "b:2:1", "c:3:1"].map((runKey) => ({ message, runKey }));
+
+Deno.test("sendResendBatch() sends one permissive batch with its key; an invalid email fails alone", async () => {
+  await withServer(
+    () =>
+      Response.json({
+        data: [{ id: "em_a" }, { id: "em_c" }],
+        errors: [{ index: 1, message: "Invalid `to`" }],
+      }),
+    async (baseUrl, seen) => {
+      const results = await sendResendBatch(account(baseUrl), three, "batch-k");
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].path, "/emails/batch");
+      assert.equal(seen[0].headers.get("idempotency-key"), "batch-k");
+      assert.equal(seen[0].headers.get("x-batch-validation"), "permissive");
+      const body = JSON.parse(seen[0].body) as { tags: { name: string; value: string }[] }[];
+      // Each email carries its run key, the way Resend's events name the run.
+      assert.deepEqual(body.map((e) => e.tags.find((t) => t.name === "run_key")?.value), [
+        "a_1_1",
+        "b_2_1",
+        "c_3_1",
+      ]);
+      assert.deepEqual(results.map((r) => r.ok ? r.provider_message_id : r.failure), [
+        "em_a",
+        "permanent",
+        "em_c",
+      ]);
+      assert.ok(!results[1].ok && results[1].error.message.includes("Invalid `to`"));
+    },
+  );
+});
+
+Deno.test("sendResendBatch() gives every email the request's failure when Resend refuses the batch", async () => {
+  await withServer(() => error(500, "application_error"), async (baseUrl) => {
+    const results = await sendResendBatch(account(baseUrl), three, "batch-k");
+    assert.deepEqual(results.map((r) => !r.ok && r.failure), ["transient", "transient", "transient"]);
+  });
+});
+
+Deno.test("sendResendBatch() repeats a batch without an answer byte for byte, and takes the repeat's answer", async () => {
+  let calls = 0;
+  await withServer(async () => {
+    if (++calls === 1) await new Promise((resolve) => setTimeout(resolve, 300));
+    return Response.json({ data: [{ id: "em_a" }, { id: "em_b" }, { id: "em_c" }] });
+  }, async (baseUrl, seen) => {
+    const results = await sendResendBatch(account(baseUrl, 100), three, "batch-k");
+    assert.deepEqual(results.map((r) => r.ok && r.provider_message_id), ["em_a", "em_b", "em_c"]);
+    assert.equal(seen.length, 2);
+    assert.equal(seen[1].body, seen[0].body);
+    assert.equal(seen[1].headers.get("idempotency-key"), "batch-k");
+  });
+});
+
+for (
+  const [what, second] of [
+    [
+      "without an answer again",
+      () => new Promise<Response>((resolve) => setTimeout(() => resolve(Response.json({})), 300)),
+    ],
+    [
+      "with 'the first request is still running'",
+      () => Promise.resolve(error(409, "concurrent_idempotent_requests")),
+    ],
+  ] as const
+) {
+  Deno.test(`sendResendBatch(): a repeat ${what} leaves every email unknown and not replay-safe`, async () => {
+    let calls = 0;
+    await withServer(async () => {
+      if (++calls === 1) await new Promise((resolve) => setTimeout(resolve, 300));
+      return await second();
+    }, async (baseUrl) => {
+      const results = await sendResendBatch(account(baseUrl, 100), three, "batch-k");
+      for (const r of results) {
+        assert.equal(r.ok, false);
+        if (r.ok) continue;
+        assert.equal(r.failure, "unknown");
+        assert.equal(r.replay_safe, false);
+      }
+    });
+  });
+}

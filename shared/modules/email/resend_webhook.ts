@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Sql } from "../../db/client.ts";
 import { HttpError, json, parseJson, withErrors } from "../../http/errors.ts";
 import type { SecretStore } from "../../secrets.ts";
+import { RUN_KEY_TAG, runKeyFromTag } from "../../providers/email/resend.ts";
 import { verifySvix, WebhookVerificationError } from "../../webhooks/svix.ts";
 import { issuesLine, receiveEvent, webhookRequest } from "./webhook_inbox.ts";
 
@@ -25,10 +26,21 @@ export const event = z.object({
   created_at: z.string().datetime({ offset: true }),
   data: z.object({
     email_id: z.string().min(1).max(200).optional(),
+    // `[{name, value}]` as sent, or a `{name: value}` map: either way the run key tag is read.
+    tags: z.union([
+      z.array(z.object({ name: z.string(), value: z.string() }).loose()),
+      z.record(z.string(), z.unknown()),
+    ]).optional(),
     bounce: z.object({ type: z.string().max(100).optional(), subType: z.string().max(100).optional() })
       .optional(),
   }).loose(),
 });
+
+/** The run key an email was sent with, from its tags, or null. */
+function runKeyOf(tags: z.infer<typeof event>["data"]["tags"]): string | null {
+  const value = Array.isArray(tags) ? tags.find((t) => t.name === RUN_KEY_TAG)?.value : tags?.[RUN_KEY_TAG];
+  return typeof value === "string" && value !== "" ? runKeyFromTag(value).slice(0, 300) : null;
+}
 
 /** What a webhook receiver needs. */
 export type WebhookDeps = {
@@ -78,6 +90,8 @@ export function resendWebhookHandler(deps: WebhookDeps): (req: Request) => Promi
       payload: {
         type: e.type,
         email_id: e.data.email_id ?? null,
+        // Settles a run whose send had an unknown outcome (a batch request without an answer).
+        run_key: runKeyOf(e.data.tags),
         bounce_type: e.data.bounce?.type ?? null,
         bounce_sub_type: e.data.bounce?.subType ?? null,
       },

@@ -2,8 +2,8 @@
 // account each one counts against (circuit and rate limit), and the adapter that sends through it.
 import { z } from "zod";
 import { sendMailgunEmail } from "../../providers/email/mailgun.ts";
-import type { EmailProvider, EmailSend } from "../../providers/email/message.ts";
-import { sendResendEmail } from "../../providers/email/resend.ts";
+import type { EmailBatchSend, EmailProvider, EmailSend } from "../../providers/email/message.ts";
+import { RESEND_MAX_BATCH, sendResendBatch, sendResendEmail } from "../../providers/email/resend.ts";
 import { sendSendGridEmail } from "../../providers/email/sendgrid.ts";
 import { slotInterval } from "../../providers/gate.ts";
 import type { RunError } from "../../runs/types.ts";
@@ -74,6 +74,9 @@ export type EmailRoute = {
   /** The account's own circuit cooldown, when its settings give one. */
   circuitCooldownS?: number;
   send: EmailSend;
+  /** Sends several emails in one request, up to `maxBatch` (providers with a batch endpoint). */
+  sendBatch?: EmailBatchSend;
+  maxBatch?: number;
 };
 
 function problem(provider: string, code: string, message: string): RunError {
@@ -120,7 +123,12 @@ export async function emailRoute(
         baseUrl: (settings as { base_url?: string }).base_url ?? urls.resend,
         timeoutMs,
       };
-      return { ...base, send: (message, runKey) => sendResendEmail(account, message, runKey) };
+      return {
+        ...base,
+        send: (message, runKey) => sendResendEmail(account, message, runKey),
+        sendBatch: (messages, batchKey) => sendResendBatch(account, messages, batchKey),
+        maxBatch: RESEND_MAX_BATCH,
+      };
     }
     case "sendgrid": {
       const region = (settings as { region: "global" | "eu" }).region;

@@ -24,3 +24,9 @@ export type EmailProvider = typeof EMAIL_PROVIDERS[number];
  * their webhooks.
  */
 export type EmailSend = (message: EmailMessage, runKey: string) => Promise<SendResult>;
+
+/** Sends several emails in one provider request (`batchKey`: the request's idempotency key), one result each. */
+export type EmailBatchSend = (
+  messages: { message: EmailMessage; runKey: string }[],
+  batchKey: string,
+) => Promise<SendResult[]>;
