@@ -187,6 +187,51 @@ Deno.test("module-email replays an unknown outcome with the same idempotency key
   }
 });
 
+Deno.test("a batch request whose answer is lost is settled by Resend's events, never sent again", async () => {
+  const sql = stackDb();
+  try {
+    const s = await wiredScenario(sql);
+    // Resend takes the batch, then every connection drops before the answer (the repeat's too).
+    await sim("/_sim/faults", {
+      body: { provider: "resend", kind: "reset", rate: 1, path: "/emails/batch" },
+    });
+    const clients = await sql<{ id: string }[]>`
+      insert into public.clients (supplier_id, couple_name, email, venue, wedding_date)
+      select ${s.supplierId}::uuid, 'Couple ' || g, 'batch-' || g || '-' || ${crypto.randomUUID()} || '@example.com',
+        'The Old Barn', '2027-06-12'
+      from generate_series(1, 3) g returning id`;
+    // One statement: three runs due at once share one batch request.
+    const instances = await sql<{ id: string }[]>`
+      insert into public.journey_instances (journey_id, supplier_id, client_id)
+      select ${s.journeyId}::uuid, ${s.supplierId}::uuid, id from unnest(${
+      clients.map((c) => c.id)
+    }::uuid[]) id
+      returning id`;
+    const ended = await waitFor("the batch's runs to end their attempt", async () => {
+      const runs = await Promise.all(instances.map((i) => runOf(sql, i.id)));
+      return runs.every((r) => r.status === "unknown" || r.status === "succeeded") ? runs : undefined;
+    });
+    // Nothing is resent: without the answer, another attempt would be another batch under another key.
+    assert.ok(ended.every((r) => r.attempts === 1));
+    assert.ok(ended.some((r) => r.status === "unknown" && r.last_error?.code === "no_response"));
+    // Resend's events name each run by its run key tag; those that came before the outcome wait in the
+    // inbox for the sweep.
+    await sql`select public.sweep()`;
+    const settled = await waitFor("every run settled from Resend's events", async () => {
+      const runs = await Promise.all(instances.map((i) => runOf(sql, i.id)));
+      return runs.every((r) => r.status === "succeeded") ? runs : undefined;
+    });
+    for (const run of settled) {
+      const emails = await emailsFor(run.id);
+      assert.equal(emails.length, 1, "the couple got exactly one email");
+      assert.equal(run.provider_message_id, emails[0].id);
+    }
+  } finally {
+    await sim("/_sim/faults", { method: "DELETE" });
+    await sql.end();
+  }
+});
+
 Deno.test("webhook-resend applies a duplicated event once", async () => {
   const sql = stackDb();
   try {

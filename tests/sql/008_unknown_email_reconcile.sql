@@ -1,7 +1,8 @@
 -- Unknown email outcomes: a SendGrid event carrying the run key reconciles the run; without evidence the
--- deadline makes it dead with the reason; a killed worker's SMS run is held as unknown, not resent.
+-- deadline makes it dead with the reason; a killed worker's SMS run is held as unknown, not resent, and
+-- so is a killed worker's email run that was in a batch request, while one that was not runs again.
 begin;
-select plan(6);
+select plan(8);
 
 insert into public.suppliers (id, name) values ('a0000000-0000-4000-8000-000000000081', 'S');
 insert into public.clients (id, supplier_id, couple_name, email, phone)
@@ -42,6 +43,30 @@ select public.sweep();
 select is(
   (select status::text || ' ' || (last_error ->> 'code') from public.module_runs where step_id = '50000000-0000-4000-8000-000000000082'),
   'unknown lease_expired', 'a killed worker''s SMS run is held as unknown, not resent'
+);
+
+-- Two email runs, each a first attempt, whose worker is killed: one was marked as in a batch request
+-- (another attempt would be another batch, under another key), the other was not.
+insert into public.clients (id, supplier_id, couple_name, email)
+values ('c0000000-0000-4000-8000-000000000083', 'a0000000-0000-4000-8000-000000000081', 'B', 'b@example.com'),
+       ('c0000000-0000-4000-8000-000000000084', 'a0000000-0000-4000-8000-000000000081', 'C', 'c@example.com');
+insert into public.journey_instances (id, journey_id, supplier_id, client_id)
+values ('11000000-0000-4000-8000-000000000083', '10000000-0000-4000-8000-000000000081', 'a0000000-0000-4000-8000-000000000081', 'c0000000-0000-4000-8000-000000000083'),
+       ('11000000-0000-4000-8000-000000000084', '10000000-0000-4000-8000-000000000081', 'a0000000-0000-4000-8000-000000000081', 'c0000000-0000-4000-8000-000000000084');
+select public.claim_runs('email', 2);
+select public.mark_provider_batch(array[(select id from public.module_runs
+  where journey_instance_id = '11000000-0000-4000-8000-000000000083')], 'batch-83');
+update public.module_runs set lease_expires_at = now() - interval '1 second'
+where journey_instance_id in ('11000000-0000-4000-8000-000000000083', '11000000-0000-4000-8000-000000000084');
+select public.sweep();
+select is(
+  (select status::text || ' ' || (last_error ->> 'code') || ' ' || coalesce(provider_batch, 'cleared')
+   from public.module_runs where journey_instance_id = '11000000-0000-4000-8000-000000000083'),
+  'unknown lease_expired cleared', 'a killed worker''s email run that was in a batch request is held as unknown'
+);
+select is(
+  (select status::text from public.module_runs where journey_instance_id = '11000000-0000-4000-8000-000000000084'),
+  'pending', 'one that was not in a batch runs again (Resend deduplicates on its run key)'
 );
 
 -- No evidence by the deadline: dead with the reason, redrivable.
