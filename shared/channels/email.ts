@@ -3,7 +3,7 @@
 // rate), RFC 8058 one-click unsubscribe on anything not strictly transactional, the run's idempotency key,
 // unknown outcomes pinned to their provider, and integration health: credentials the provider rejects
 // disconnect the integration, and a message with no other route is held until they are replaced.
-import type { Sql } from "../db/client.ts";
+import { pgArray, type Sql } from "../db/client.ts";
 import {
   type EmailRoute,
   emailRoute,
@@ -214,7 +214,9 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
         : await request(g, async () => {
           const batchKey = await batchKeyOf(items.map((i) => i.key));
           // Before the request: a worker that dies after it leaves these runs unknown, never resent.
-          await sql`select public.mark_provider_batch(${items.map((i) => i.runId)}::bigint[], ${batchKey})`;
+          await sql`select public.mark_provider_batch(${
+            pgArray(items.map((i) => i.runId))
+          }::bigint[], ${batchKey})`;
           return await g.route.sendBatch!(
             items.map((i) => ({ message: i.message, runKey: i.key })),
             batchKey,
