@@ -185,9 +185,6 @@ create table public.module_runs (
   provider text,
   provider_message_id text,
   result jsonb,
-  -- Set while the attempt's email is in a provider batch request (whose idempotency key it is): a worker
-  -- that dies after it may have sent, under a key no later attempt would repeat.
-  provider_batch text,
   -- Kept by plan_runs (a statement's runs of one supplier) and sweep_fair_order (a coming pile-up).
   fair_offset_ms integer not null default 0 check (fair_offset_ms >= 0),
   fair_at timestamptz not null
@@ -210,6 +207,18 @@ create index module_runs_leases on public.module_runs (lease_expires_at) where s
 create index module_runs_waiting on public.module_runs (run_at) where status = 'waiting';
 create index module_runs_instance_step on public.module_runs (journey_instance_id, step_id);
 create index module_runs_supplier on public.module_runs (supplier_id, created_at);
+
+-- A first attempt's email sent in a provider batch request, marked before the request: a worker that dies
+-- after it may have sent under the batch's key, which no later attempt would repeat (lease_replay_safe).
+-- One small row per email rather than a new version of the run with its index entries; the sweep prunes
+-- marks after an hour (leases last minutes). No foreign key: a mark outliving its run is pruned the same.
+create table public.provider_batch_runs (
+  run_id bigint primary key,
+  batch_key text not null,
+  created_at timestamptz not null default now()
+);
+create index provider_batch_runs_created on public.provider_batch_runs (created_at);
+alter table public.provider_batch_runs enable row level security;
 
 create table public.deliveries (
   id bigint generated always as identity primary key,

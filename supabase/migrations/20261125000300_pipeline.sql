@@ -465,7 +465,6 @@ begin
         provider = coalesce(d.provider, r.provider),
         provider_message_id = coalesce(d.provider_message_id, r.provider_message_id),
         result = coalesce(d.result, r.result),
-        provider_batch = null,
         completed_at = case when d.next_status in ('succeeded', 'skipped', 'dead') then now() end,
         updated_at = now()
     from decided d
@@ -536,10 +535,12 @@ returns void
 language sql security definer
 set search_path = ''
 as $$
-  update public.module_runs set provider_batch = p_batch_key where id = any (p_run_ids) and status = 'running'
+  insert into public.provider_batch_runs (run_id, batch_key)
+  select unnest(p_run_ids), p_batch_key
+  on conflict (run_id) do update set batch_key = excluded.batch_key, created_at = excluded.created_at
 $$;
 comment on function public.mark_provider_batch(bigint[], text) is
-  'Marks the running attempts whose emails go out in one provider batch request (keyed p_batch_key), '
+  'Marks the first attempts whose emails go out in one provider batch request (keyed p_batch_key), '
   'before the request: if the worker dies meanwhile, the expired lease holds them as unknown '
   '(lease_replay_safe), settled by the provider''s events, never sent again under another batch''s key.';
 
@@ -691,12 +692,13 @@ begin
             'message', format('gave up after %s attempts: the worker''s lease expired', r.attempts))
           else r.last_error end,
         completed_at = case when public.lease_replay_safe(r) and r.attempts >= r.max_attempts then now() end,
-        provider_batch = null,
         updated_at = now()
     where r.status = 'running' and r.lease_expires_at < now()
     returning 1
   )
   select count(*) into v_expired from expired;
+  -- Batch marks only matter while their attempt's lease runs (minutes).
+  delete from public.provider_batch_runs where created_at < now() - interval '1 hour';
 
   -- Evidence that came before the outcome was recorded waits in the inbox under the run key.
   select count(*) filter (where ok) into v_reconciled from (

@@ -76,7 +76,10 @@ as $$
     -- Resend deduplicates on the run key, unless the email was in a batch request (keyed by the batch:
     -- a later attempt is another batch); SendGrid and Mailgun do not, and failover may have reached them
     -- (every module emails through the one email channel). Whatever their health: they may have sent.
-    else p_run.provider_batch is null and not exists (
+    else not exists (
+      -- Marked after this attempt's claim (which set updated_at): an earlier attempt's mark does not count.
+      select 1 from public.provider_batch_runs b where b.run_id = p_run.id and b.created_at >= p_run.updated_at
+    ) and not exists (
       select 1 from public.supplier_integrations si
       where si.supplier_id = p_run.supplier_id and si.provider in ('sendgrid', 'mailgun'))
   end
