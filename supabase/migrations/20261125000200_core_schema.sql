@@ -219,6 +219,9 @@ create table public.provider_batch_runs (
 );
 create index provider_batch_runs_created on public.provider_batch_runs (created_at);
 alter table public.provider_batch_runs enable row level security;
+create policy provider_batch_runs_pipeline_only on public.provider_batch_runs for all to authenticated
+  using (false) with check (false);
+revoke all on public.provider_batch_runs from anon, authenticated;
 
 create table public.deliveries (
   id bigint generated always as identity primary key,
