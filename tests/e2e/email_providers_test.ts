@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { gatewayUrl } from "../../stack/config.ts";
 import type { Sql } from "../helpers/db.ts";
-import { connectProvider, emailScenario, startJourney } from "../helpers/fixtures.ts";
+import { connectProvider, emailScenario, startJourney, startJourneysTogether } from "../helpers/fixtures.ts";
 import { newSvixSecret, sim, stackDb, waitFor } from "../helpers/stack.ts";
 
 type Run = {
@@ -185,19 +185,9 @@ Deno.test("module-email keeps every 1-second window at Resend within the account
     await sim("/_sim/config", { body: { provider: "resend", api_key: apiKey, rate_limit_per_s: 2 } });
     const before =
       (await sim<{ resend: { rate_limited: number } }>("/_sim/stats?provider=resend")).resend.rate_limited;
-    const clients = await sql<{ id: string }[]>`
-      insert into public.clients (supplier_id, couple_name, email, venue, wedding_date)
-      select ${s.supplierId}::uuid, 'Couple ' || g, 'rate-' || g || '-' || ${crypto.randomUUID()} || '@example.com',
-        'The Old Barn', '2027-06-12'
-      from generate_series(1, 7) g returning id`;
     // One statement: seven runs due at once, one kick.
-    const instances = await sql<{ id: string }[]>`
-      insert into public.journey_instances (journey_id, supplier_id, client_id)
-      select ${s.journeyId}::uuid, ${s.supplierId}::uuid, id from unnest(${
-      clients.map((c) => c.id)
-    }::uuid[]) id
-      returning id`;
-    const runs = await Promise.all(instances.map((i) => finished(sql, i.id)));
+    const instances = await startJourneysTogether(sql, s, 7, "rate");
+    const runs = await Promise.all(instances.map((id) => finished(sql, id)));
     const keys = new Set(runs.map((r) => r.idempotency_key));
     // A request carries one email (its key is the run's) or a batch (each email tagged with its run key).
     const runKeysOf = (r: SimRequest): string[] =>

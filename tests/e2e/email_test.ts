@@ -5,7 +5,7 @@ import { FunctionsHttpError } from "@supabase/functions-js";
 import { gatewayUrl } from "../../stack/config.ts";
 import { signSvix } from "../../shared/webhooks/svix.ts";
 import type { Sql } from "../helpers/db.ts";
-import { emailScenario, startJourney } from "../helpers/fixtures.ts";
+import { emailScenario, startJourney, startJourneysTogether } from "../helpers/fixtures.ts";
 import { invokeToken, newSvixSecret, sim, stackDb, supabase, userJwt, waitFor } from "../helpers/stack.ts";
 
 type SimEmail = {
@@ -195,20 +195,10 @@ Deno.test("a batch request whose answer is lost is settled by Resend's events, n
     await sim("/_sim/faults", {
       body: { provider: "resend", kind: "reset", rate: 1, path: "/emails/batch" },
     });
-    const clients = await sql<{ id: string }[]>`
-      insert into public.clients (supplier_id, couple_name, email, venue, wedding_date)
-      select ${s.supplierId}::uuid, 'Couple ' || g, 'batch-' || g || '-' || ${crypto.randomUUID()} || '@example.com',
-        'The Old Barn', '2027-06-12'
-      from generate_series(1, 3) g returning id`;
     // One statement: three runs due at once share one batch request.
-    const instances = await sql<{ id: string }[]>`
-      insert into public.journey_instances (journey_id, supplier_id, client_id)
-      select ${s.journeyId}::uuid, ${s.supplierId}::uuid, id from unnest(${
-      clients.map((c) => c.id)
-    }::uuid[]) id
-      returning id`;
+    const instances = await startJourneysTogether(sql, s, 3, "batch");
     const ended = await waitFor("the batch's runs to end their attempt", async () => {
-      const runs = await Promise.all(instances.map((i) => runOf(sql, i.id)));
+      const runs = await Promise.all(instances.map((id) => runOf(sql, id)));
       return runs.every((r) => r.status === "unknown" || r.status === "succeeded") ? runs : undefined;
     });
     // Nothing is resent: without the answer, another attempt would be another batch under another key.
@@ -218,7 +208,7 @@ Deno.test("a batch request whose answer is lost is settled by Resend's events, n
     // inbox for the sweep.
     await sql`select public.sweep()`;
     const settled = await waitFor("every run settled from Resend's events", async () => {
-      const runs = await Promise.all(instances.map((i) => runOf(sql, i.id)));
+      const runs = await Promise.all(instances.map((id) => runOf(sql, id)));
       return runs.every((r) => r.status === "succeeded") ? runs : undefined;
     });
     for (const run of settled) {

@@ -145,3 +145,25 @@ export async function emailScenario(
   const clientId = await createClient(sql, supplierId, { wedding_date: "2027-06-12", ...opts.client });
   return { supplierId, journeyId, stepIds, clientId };
 }
+
+/**
+ * Adds `count` couples (at The Old Barn, wedding 2027-06-12) and starts the journey for all of them in one
+ * statement, so their runs are due at once behind one kick. Returns the journey instances' ids.
+ */
+export async function startJourneysTogether(
+  sql: Sql,
+  s: { supplierId: string; journeyId: string },
+  count: number,
+  label: string,
+): Promise<string[]> {
+  const clients = await sql<{ id: string }[]>`
+    insert into public.clients (supplier_id, couple_name, email, venue, wedding_date)
+    select ${s.supplierId}::uuid, 'Couple ' || g, ${label} || '-' || g || '-' || ${crypto.randomUUID()} || '@example.com',
+      'The Old Barn', '2027-06-12'
+    from generate_series(1, ${count}) g returning id`;
+  const instances = await sql<{ id: string }[]>`
+    insert into public.journey_instances (journey_id, supplier_id, client_id)
+    select ${s.journeyId}::uuid, ${s.supplierId}::uuid, id from unnest(${clients.map((c) => c.id)}::uuid[]) id
+    returning id`;
+  return instances.map((i) => i.id);
+}
