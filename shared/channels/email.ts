@@ -247,22 +247,21 @@ export function emailChannel(config: EmailChannelConfig): EmailChannel {
         .then(({ gate, results }) => ({ gate, result: results?.[0] }));
     }
     const id = `${row.id}\u0000${row.status_since}`;
+    // Sends a gathering once: when it is full, or when its time is up if it is still open then.
+    const close = (g: Gathering) => {
+      if (gathering.get(id) !== g) return;
+      gathering.delete(id);
+      flush(g);
+    };
     return new Promise<Admitted>((done, failed) => {
       let g = gathering.get(id);
       if (!g) {
         const fresh: Gathering = { route, ref, circuit, waiting: [] };
         gathering.set(id, g = fresh);
-        setTimeout(() => {
-          if (gathering.get(id) === fresh) gathering.delete(id);
-          if (fresh.waiting.length > 0) flush(fresh);
-        }, BATCH_GATHER_MS);
+        setTimeout(() => close(fresh), BATCH_GATHER_MS);
       }
       g.waiting.push({ runId: target.run_id, message, key, done, failed });
-      if (g.waiting.length >= (route.maxBatch ?? 1)) {
-        gathering.delete(id);
-        const full = { ...g, waiting: g.waiting.splice(0) };
-        flush(full);
-      }
+      if (g.waiting.length >= (route.maxBatch ?? 1)) close(g);
     });
   }
 
