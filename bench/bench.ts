@@ -18,6 +18,7 @@ import {
   drainWorkload,
   type FairnessResult,
   fairnessWorkload,
+  floorWorkload,
   lastRunId,
   type OpenLoopResult,
   openLoopWorkload,
@@ -77,6 +78,7 @@ const PLAN = {
     backlog: [10_000, 1_000_000],
     claims: 200,
     fairness: { burst: 20_000, rate: 20, seconds: 15 },
+    floor: { rate: 500, seconds: 15 },
     transition: { connections: 16, each: 400 },
   },
   smoke: {
@@ -87,6 +89,7 @@ const PLAN = {
     backlog: [100, 1_000],
     claims: 10,
     fairness: { burst: 100, rate: 10, seconds: 2 },
+    floor: { rate: 50, seconds: 2 },
     transition: { connections: 2, each: 10 },
   },
 };
@@ -182,6 +185,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
   let fairness: FairnessResult | null = null;
   let lostSmall = 0;
   let drainCpu: CpuShare;
+  let floorPgMs: number | null = null;
   try {
     log(`drain: ${plan.drain.toLocaleString("en")} runs from one bulk transition`);
     [drain, drainCpu] = await measureCpu(() => drainWorkload(scenario, plan.drain, timeout));
@@ -220,6 +224,13 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
         });
         log(`open loop ${rate}/s graphile-worker: p50 ${g.p50_ms} ms, p99 ${g.p99_ms} ms`);
       }
+    }
+    if ((opts.rates ?? plan.rates).length > 0) {
+      const f = plan.floor;
+      log(`driver floor: a bare insert per transaction at ${f.rate}/s for ${f.seconds} s`);
+      const [floor, , pgs] = await measureCpu(() => floorWorkload(sql, f.rate, f.seconds));
+      floorPgMs = perTransition(pgs, floor.transactions);
+      log(`driver floor: ${floorPgMs} ms of Postgres CPU per transaction`);
     }
     if (opts.fairness !== false) {
       const f = plan.fairness;
@@ -272,7 +283,16 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     p99_ms_at_1000_graphile: peerAt(1000)?.p99_ms ?? null,
     pg_cpu_ms_per_transition: at500?.pg_cpu_ms_per_transition ?? null,
     pg_cpu_ms_per_transition_graphile: peerAt(500)?.pg_cpu_ms_per_transition ?? null,
+    pg_cpu_ms_per_transaction_floor: floorPgMs,
     pg_cpu_us_per_transition_alone: transition.pg_cpu_us_per_transition,
+    achieved_per_s_at_500: at500?.achieved_per_s ?? null,
+    achieved_per_s_at_500_graphile: peerAt(500)?.achieved_per_s ?? null,
+    achieved_per_s_at_1000: at1000?.achieved_per_s ?? null,
+    achieved_per_s_at_1000_graphile: peerAt(1000)?.achieved_per_s ?? null,
+    p99_ms_scheduled_at_500: at500?.p99_ms_scheduled ?? null,
+    p99_ms_scheduled_at_500_graphile: peerAt(500)?.p99_ms_scheduled ?? null,
+    p99_ms_scheduled_at_1000: at1000?.p99_ms_scheduled ?? null,
+    p99_ms_scheduled_at_1000_graphile: peerAt(1000)?.p99_ms_scheduled ?? null,
     fair_p50_ms_small_alone: fairness?.alone.p50_ms ?? null,
     fair_p99_ms_small_alone: fairness?.alone.p99_ms ?? null,
     fair_p50_ms_small: fairness?.during_burst.p50_ms ?? null,
@@ -364,12 +384,23 @@ function printTable(r: Record<string, unknown>, targets: Target[], log: (line: s
   const peer = r.graphile as (PeerResult & { cpu_pct: CpuShare }) | null;
   const lines = [
     table([
-      ["workload", "runs", "seconds", "runs/s", "p50 ms", "p95 ms", "p99 ms", "cpu % pg/fn/daemon/bench"],
+      [
+        "workload",
+        "runs",
+        "seconds",
+        "runs/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99 ms from schedule",
+        "cpu % pg/fn/daemon/bench",
+      ],
       [
         "drain (ours)",
         drain.succeeded,
         drain.seconds,
         drain.runs_per_s,
+        null,
         null,
         null,
         null,
@@ -381,6 +412,7 @@ function printTable(r: Record<string, unknown>, targets: Target[], log: (line: s
           peer.succeeded,
           peer.seconds,
           peer.runs_per_s,
+          null,
           null,
           null,
           null,
@@ -398,6 +430,7 @@ function printTable(r: Record<string, unknown>, targets: Target[], log: (line: s
         l.p50_ms,
         l.p95_ms,
         l.p99_ms,
+        l.p99_ms_scheduled,
         cpuText(l.cpu_pct),
       ]),
     ]),
@@ -473,7 +506,16 @@ export async function publish(
     `| p99_ms_at_500_graphile | ${r.p99_ms_at_500_graphile ?? "-"} | |`,
     `| p99_ms_at_1000_graphile | ${r.p99_ms_at_1000_graphile ?? "-"} | |`,
     `| pg_cpu_ms_per_transition_graphile | ${r.pg_cpu_ms_per_transition_graphile ?? "-"} | |`,
+    `| pg_cpu_ms_per_transaction_floor (bare insert, same driver) | ${
+      r.pg_cpu_ms_per_transaction_floor ?? "-"
+    } | |`,
     `| pg_cpu_us_per_transition_alone (16 connections) | ${r.pg_cpu_us_per_transition_alone ?? "-"} | |`,
+    `| committed transitions/s at 500 and 1000: ours / graphile | ${r.achieved_per_s_at_500 ?? "-"} / ${
+      r.achieved_per_s_at_500_graphile ?? "-"
+    }, ${r.achieved_per_s_at_1000 ?? "-"} / ${r.achieved_per_s_at_1000_graphile ?? "-"} | |`,
+    `| p99 ms from schedule at 500 and 1000: ours / graphile | ${r.p99_ms_scheduled_at_500 ?? "-"} / ${
+      r.p99_ms_scheduled_at_500_graphile ?? "-"
+    }, ${r.p99_ms_scheduled_at_1000 ?? "-"} / ${r.p99_ms_scheduled_at_1000_graphile ?? "-"} | |`,
     `| fair_p99_ms_small_alone / fair_p99_ms_small | ${r.fair_p99_ms_small_alone ?? "-"} / ${
       r.fair_p99_ms_small ?? "-"
     } | |`,

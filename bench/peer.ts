@@ -188,7 +188,7 @@ export async function graphileOpenLoop(
         .sql`insert into graphile_bench.settings values (${s.apiKey}, ${BENCH_TEMPLATE.subject}, ${BENCH_TEMPLATE.html})`;
       const since = Date.now();
       const cpuBefore = await cpuSeconds(pid);
-      const committedAt = await openLoopDriver(rate, seconds, async (driver, i) => {
+      const transitions = await openLoopDriver(rate, seconds, async (driver, i) => {
         const [row] = await driver<{ id: string; at_ms: number }[]>`
           insert into graphile_bench.transitions (supplier_id, client_id, batch)
           values (${s.supplierId}::uuid, ${s.clientIds[i % s.clientIds.length]}::uuid, ${batch})
@@ -206,13 +206,9 @@ export async function graphileOpenLoop(
       }
       const peerCpu = await cpuSeconds(pid);
       const received = await receivedAt(since, "gjob");
-      const latencies: number[] = [];
-      for (const [id, committed] of committedAt) {
-        const at = received.get(Number(id));
-        if (at !== undefined) latencies.push(at - committed);
-      }
+      const receivedByKey = new Map([...received].map(([id, at]) => [String(id), at]));
       return {
-        ...openLoopSummary(rate, seconds, committedAt, latencies, left),
+        ...openLoopSummary(rate, seconds, transitions, receivedByKey, left),
         version: (await peerVersions()).version,
         peer_cpu_s: Math.round((peerCpu - cpuBefore) * 10) / 10,
       };

@@ -204,6 +204,10 @@ export type OpenLoopResult = {
   p50_ms: number;
   p95_ms: number;
   p99_ms: number;
+  /** From the time the transition was due to be issued (free of coordinated omission: a system that cannot
+   * commit at the rate shows its queue here, while the latency from commit hides it). */
+  p50_ms_scheduled: number;
+  p99_ms_scheduled: number;
   open: number;
 };
 
@@ -220,7 +224,7 @@ export async function openLoopWorkload(
 ): Promise<OpenLoopResult> {
   const after = await lastRunId(s.sql);
   const since = Date.now();
-  const committedAt = await openLoopDriver(rate, seconds, async (driver, i) => {
+  const transitions = await openLoopDriver(rate, seconds, async (driver, i) => {
     const [row] = await driver<{ id: string; at_ms: number }[]>`
       insert into public.journey_instances (journey_id, supplier_id, client_id)
       values (${s.journeyId}::uuid, ${s.supplierId}::uuid, ${s.clientIds[i % s.clientIds.length]}::uuid)
@@ -232,14 +236,42 @@ export async function openLoopWorkload(
     select id::float8 as id, journey_instance_id as instance_id from public.module_runs
     where supplier_id = ${s.supplierId}::uuid and id > ${after}`;
   const received = await receivedAt(since);
-  const latencies: number[] = [];
+  const receivedByKey = new Map<string, number>();
   for (const run of runs) {
     const at = received.get(run.id);
-    const committed = committedAt.get(run.instance_id);
-    if (at !== undefined && committed !== undefined) latencies.push(at - committed);
+    if (at !== undefined) receivedByKey.set(run.instance_id, at);
   }
-  return openLoopSummary(rate, seconds, committedAt, latencies, t.open);
+  return openLoopSummary(rate, seconds, transitions, receivedByKey, t.open);
 }
+
+/**
+ * The driver's floor: the open loop's rate and pool, each transaction a bare insert of a uuid-keyed row (three
+ * uuid columns, no trigger, no foreign key) into a table of its own. Postgres CPU per transaction here is what
+ * any transition pays for this driver (connection wake-ups, parse, commit and its WAL flush) before a trigger.
+ */
+export async function floorWorkload(
+  sql: Sql,
+  rate: number,
+  seconds: number,
+): Promise<{ transactions: number }> {
+  await sql`create table if not exists public.bench_floor (
+    id uuid primary key default gen_random_uuid(), a uuid not null, b uuid not null, c uuid not null,
+    created_at timestamptz not null default now())`;
+  try {
+    const done = await openLoopDriver(rate, seconds, async (driver, i) => {
+      const [row] = await driver<{ at_ms: number }[]>`
+        insert into public.bench_floor (a, b, c) values (gen_random_uuid(), gen_random_uuid(), gen_random_uuid())
+        returning (extract(epoch from clock_timestamp()) * 1000)::float8 as at_ms`;
+      return [String(i), row.at_ms];
+    });
+    return { transactions: done.size };
+  } finally {
+    await sql`drop table public.bench_floor`;
+  }
+}
+
+/** One transition of the open loop: when it was due to be issued and when it committed (ms since the epoch). */
+export type DrivenTransition = { scheduled_ms: number; committed_ms: number };
 
 /**
  * Issues `rate × seconds` transitions at `rate` per second from a pool of 32 connections, whatever the
@@ -249,16 +281,18 @@ export async function openLoopDriver(
   rate: number,
   seconds: number,
   transition: (driver: Sql, i: number) => Promise<[string, number]>,
-): Promise<Map<string, number>> {
+): Promise<Map<string, DrivenTransition>> {
   const driver = postgres(dbUrl(), { max: 32, onnotice: () => {} });
-  const committedAt = new Map<string, number>();
+  const transitions = new Map<string, DrivenTransition>();
   const total = Math.round(rate * seconds);
+  let epoch = 0;
   const one = async (i: number) => {
     const [key, at] = await transition(driver as unknown as Sql, i);
-    committedAt.set(key, at);
+    transitions.set(key, { scheduled_ms: epoch + (i * 1000) / rate, committed_ms: at });
   };
   try {
     await driver`select 1`;
+    epoch = Date.now(); // whole milliseconds, never after `started`: a transition is never issued before its time
     const started = performance.now();
     const inflight: Promise<void>[] = [];
     let issued = 0;
@@ -271,29 +305,43 @@ export async function openLoopDriver(
   } finally {
     await driver.end({ timeout: 5 });
   }
-  return committedAt;
+  return transitions;
 }
 
-/** One open-loop level's figures from the commit clocks and the latencies measured. */
+/**
+ * One open-loop level's figures from its transitions and when the provider received each one's request
+ * (by transition key): latency from the commit, and from the time the transition was due to be issued.
+ */
 export function openLoopSummary(
   rate: number,
   seconds: number,
-  committedAt: Map<string, number>,
-  latencies: number[],
+  transitions: Map<string, DrivenTransition>,
+  receivedByKey: Map<string, number>,
   open: number,
 ): OpenLoopResult {
-  const commits = [...committedAt.values()];
+  const commits = [...transitions.values()].map((t) => t.committed_ms);
   const span = (Math.max(...commits) - Math.min(...commits)) / 1000;
-  const l = latencySummary(latencies);
+  const fromCommit: number[] = [];
+  const fromSchedule: number[] = [];
+  for (const [key, t] of transitions) {
+    const at = receivedByKey.get(key);
+    if (at === undefined) continue;
+    fromCommit.push(at - t.committed_ms);
+    fromSchedule.push(at - t.scheduled_ms);
+  }
+  const l = latencySummary(fromCommit);
+  const q = latencySummary(fromSchedule);
   return {
     rate,
     seconds,
-    transitions: committedAt.size,
-    achieved_per_s: Math.round(span > 0 ? (committedAt.size - 1) / span : committedAt.size),
-    received: latencies.length,
+    transitions: transitions.size,
+    achieved_per_s: Math.round(span > 0 ? (transitions.size - 1) / span : transitions.size),
+    received: fromCommit.length,
     p50_ms: l.p50,
     p95_ms: l.p95,
     p99_ms: l.p99,
+    p50_ms_scheduled: q.p50,
+    p99_ms_scheduled: q.p99,
     open,
   };
 }

@@ -14,6 +14,15 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
     assert.equal(results.drain.succeeded, results.drain.runs, "every drained run succeeded");
     for (const level of results.open_loop) {
       assert.equal(level.received, level.transitions, `every run of ${level.rate}/s reached the simulator`);
+      // A transition is issued at or after its scheduled time and commits after that.
+      assert.ok(
+        level.p50_ms_scheduled >= level.p50_ms,
+        `${level.rate}/s: p50 from schedule >= p50 from commit`,
+      );
+      assert.ok(
+        level.p99_ms_scheduled >= level.p99_ms,
+        `${level.rate}/s: p99 from schedule >= p99 from commit`,
+      );
     }
     for (
       const key of [
@@ -27,6 +36,11 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
         "p99_ms_at_1000_graphile",
         "pg_cpu_ms_per_transition",
         "pg_cpu_ms_per_transition_graphile",
+        "pg_cpu_ms_per_transaction_floor",
+        "achieved_per_s_at_500",
+        "achieved_per_s_at_500_graphile",
+        "p99_ms_scheduled_at_500",
+        "p99_ms_scheduled_at_500_graphile",
         "fair_p50_ms_small",
         "fair_p99_ms_small",
         "fair_p99_ms_small_alone",
@@ -57,6 +71,7 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
     assert.ok(results.transition_alone.per_s > 0);
     // 20 transitions are one or two of /proc's 10 ms ticks: a number, not a figure to compare.
     assert.equal(typeof results.pg_cpu_us_per_transition_alone, "number");
+    assert.equal(typeof results.pg_cpu_ms_per_transaction_floor, "number", "the driver floor was measured");
     for (const level of [results.fairness.alone, results.fairness.during_burst]) {
       assert.equal(
         level.received,
