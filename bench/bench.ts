@@ -503,6 +503,9 @@ export async function publish(
       `| ${t.what} | ${t.value ?? "-"} | ${t.target}${t.met === false ? " (not met)" : ""} |`
     ),
     `| graphile_runs_per_s | ${r.graphile_runs_per_s ?? "-"} | |`,
+    `| the drain's bulk statement in s (before its commit): ours / graphile | ${
+      (r.drain as DrainResult).transition_seconds
+    } / ${(r.graphile as DrainResult | null)?.transition_seconds ?? "-"} | |`,
     `| p99_ms_at_500_graphile | ${r.p99_ms_at_500_graphile ?? "-"} | |`,
     `| p99_ms_at_1000_graphile | ${r.p99_ms_at_1000_graphile ?? "-"} | |`,
     `| pg_cpu_ms_per_transition_graphile | ${r.pg_cpu_ms_per_transition_graphile ?? "-"} | |`,

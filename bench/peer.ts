@@ -83,6 +83,7 @@ export async function graphileDrain(
   try {
     return await withPeer(concurrency, async (pid) => {
       const cpuBefore = await cpuSeconds(pid);
+      const started = Date.now();
       await s.sql.unsafe(
         `select count(${SCHEMA}.add_job('send_email', json_build_object(
           'api_key', $1::text,
@@ -125,6 +126,7 @@ export async function graphileDrain(
       const peerCpu = await cpuSeconds(pid);
       return {
         runs: n,
+        transition_seconds: Math.round((committed - started) / 10) / 100,
         succeeded: n - left,
         seconds: Math.round(seconds * 100) / 100,
         runs_per_s: Math.round((n - left) / seconds),

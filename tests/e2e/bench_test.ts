@@ -12,6 +12,7 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
     assert.equal(results.duplicates, 0, "the simulator saw no run twice");
     assert.equal(results.lost, 0, "every run reached a terminal state");
     assert.equal(results.drain.succeeded, results.drain.runs, "every drained run succeeded");
+    assert.equal(typeof results.drain.transition_seconds, "number", "the bulk transition was timed");
     for (const level of results.open_loop) {
       assert.equal(level.received, level.transitions, `every run of ${level.rate}/s reached the simulator`);
       // A transition is issued at or after its scheduled time and commits after that.

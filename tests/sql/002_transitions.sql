@@ -1,6 +1,6 @@
 -- Step transitions plan runs in the same transaction; re-planning follows wedding-date changes.
 begin;
-select plan(7);
+select plan(9);
 
 insert into public.suppliers (id, name, time_zone) values ('a0000000-0000-4000-8000-000000000001', 'S', 'Europe/London');
 insert into public.clients (id, supplier_id, couple_name, email, wedding_date)
@@ -37,6 +37,26 @@ select is(
   (select run_at from public.module_runs where step_id = '50000000-0000-4000-8000-000000000002'),
   '2027-09-02 09:00+00'::timestamptz,
   'a new wedding date re-plans the pending anchored run'
+);
+
+-- Run keys are instance:step:visit: a start is the first visit (no count), a step entered again the next.
+update public.journey_instances set current_step_id = '50000000-0000-4000-8000-000000000001'
+where id = '11000000-0000-4000-8000-000000000001';
+select is(
+  (select array_agg(idempotency_key order by id) from public.module_runs
+   where step_id = '50000000-0000-4000-8000-000000000001'),
+  array['11000000-0000-4000-8000-000000000001:50000000-0000-4000-8000-000000000001:1',
+        '11000000-0000-4000-8000-000000000001:50000000-0000-4000-8000-000000000001:2'],
+  'a started journey''s run is the step''s first visit, and entering the step again plans its second'
+);
+insert into public.journey_instances (journey_id, supplier_id, client_id)
+select '10000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000001'
+from generate_series(1, 3);
+select is(
+  (select array_agg(distinct split_part(idempotency_key, ':', 3)) from public.module_runs
+   where journey_instance_id <> '11000000-0000-4000-8000-000000000001'),
+  array['1'],
+  'journeys started together in one statement each plan the first visit of their first step'
 );
 
 select is(public.kick('email'), false, 'a kick inside the coalescing window sends nothing');
