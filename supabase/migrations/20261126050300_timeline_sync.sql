@@ -207,7 +207,16 @@ language plpgsql security definer
 set search_path = ''
 as $$
 begin
-  perform public.enqueue_timeline_sync(array(select id from new_rows));
+  -- Most suppliers have no timeline sync: ask about the new rows' suppliers before handing their instances
+  -- over (enqueue_timeline_sync's own look-up of the instances made this trigger about 0.12 ms of a 0.47 ms
+  -- journey start).
+  if exists (
+    select 1 from public.supplier_integrations g
+    where g.supplier_id in (select n.supplier_id from new_rows n)
+      and g.provider = 'google_calendar' and g.settings -> 'timeline_sync' = 'true'::jsonb
+  ) then
+    perform public.enqueue_timeline_sync(array(select id from new_rows));
+  end if;
   return null;
 end
 $$;
