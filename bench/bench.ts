@@ -16,6 +16,7 @@ import {
   backlogWorkload,
   type DrainResult,
   drainWorkload,
+  DRIVER_CONNECTIONS,
   type FairnessResult,
   fairnessWorkload,
   floorWorkload,
@@ -75,10 +76,13 @@ const PLAN = {
     drain: 20_000,
     rates: [100, 500, 1000],
     seconds: 30,
+    // Seconds of each open-loop level (and of the floor) before its measured window.
+    warmup: 5,
     backlog: [10_000, 1_000_000],
     claims: 200,
     fairness: { burst: 20_000, rate: 20, seconds: 15 },
     floor: { rate: 500, seconds: 15 },
+    pooled: { rate: 500, connections: 8 },
     transition: { connections: 16, each: 400 },
   },
   smoke: {
@@ -86,10 +90,12 @@ const PLAN = {
     drain: 100,
     rates: [50],
     seconds: 2,
+    warmup: 1,
     backlog: [100, 1_000],
     claims: 10,
     fairness: { burst: 100, rate: 10, seconds: 2 },
     floor: { rate: 50, seconds: 2 },
+    pooled: { rate: 50, connections: 4 },
     transition: { connections: 2, each: 10 },
   },
 };
@@ -155,10 +161,15 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       bench: await cpuSeconds(Deno.pid),
     };
   };
-  // Also returns Postgres's CPU seconds during the workload.
-  const measureCpu = async <T>(work: () => Promise<T>): Promise<[T, CpuShare, number]> => {
-    const [cpu0, t0] = [await cpuNow(), performance.now()];
-    const result = await work();
+  // Also returns Postgres's CPU seconds during the workload: from its start, or from when it calls `mark`
+  // (an open loop's measured window, after its warm-up).
+  const measureCpu = async <T>(
+    work: (mark: () => Promise<void>) => Promise<T>,
+  ): Promise<[T, CpuShare, number]> => {
+    let [cpu0, t0] = [await cpuNow(), performance.now()];
+    const result = await work(async () => {
+      [cpu0, t0] = [await cpuNow(), performance.now()];
+    });
     const cpu1 = await cpuNow();
     const wall = (performance.now() - t0) / 1000;
     const pct = (k: keyof CpuShare) => Math.round((100 * (cpu1[k] - cpu0[k])) / wall);
@@ -186,6 +197,11 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
   let lostSmall = 0;
   let drainCpu: CpuShare;
   let floorPgMs: number | null = null;
+  let pooled: {
+    connections: number;
+    ours: OpenLoopResult & { pg_cpu_ms_per_transition: number | null };
+    peer: (PeerOpenLoopResult & { pg_cpu_ms_per_transition: number | null }) | null;
+  } | null = null;
   try {
     log(`drain: ${plan.drain.toLocaleString("en")} runs from one bulk transition`);
     [drain, drainCpu] = await measureCpu(() => drainWorkload(scenario, plan.drain, timeout));
@@ -202,33 +218,57 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       peer = { ...result, cpu_pct: cpu };
       log(`graphile-worker: ${peer.runs_per_s} jobs/s`);
     }
-    for (const rate of opts.rates ?? plan.rates) {
-      log(`open loop: ${rate} transitions/s for ${plan.seconds} s`);
-      const [level, cpu, pgs] = await measureCpu(() =>
-        openLoopWorkload(scenario, rate, plan.seconds, timeout)
+    // One open-loop level, ours then the peer's, from a driver pool of `connections`.
+    const level = async (rate: number, connections: number) => {
+      const pool = connections === DRIVER_CONNECTIONS ? "" : ` from ${connections} connections`;
+      log(`open loop: ${rate} transitions/s${pool} for ${plan.warmup} s of warm-up and ${plan.seconds} s`);
+      const warmup = (onWindow: () => Promise<void>) => ({ seconds: plan.warmup, onWindow });
+      const [ours, cpu, pgs] = await measureCpu((onWindow) =>
+        openLoopWorkload(scenario, rate, plan.seconds, timeout, warmup(onWindow), connections)
       );
-      openLoop.push({
-        ...level,
-        cpu_pct: cpu,
-        pg_cpu_ms_per_transition: perTransition(pgs, level.transitions),
-      });
-      log(`open loop ${rate}/s: p50 ${level.p50_ms} ms, p99 ${level.p99_ms} ms`);
+      log(`open loop ${rate}/s${pool}: p50 ${ours.p50_ms} ms, p99 ${ours.p99_ms} ms`);
+      const result = {
+        ours: { ...ours, cpu_pct: cpu, pg_cpu_ms_per_transition: perTransition(pgs, ours.transitions) },
+        peer: null as
+          | (PeerOpenLoopResult & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null })
+          | null,
+      };
       if (opts.peer) {
-        const [g, gcpu, gpgs] = await measureCpu(() =>
-          graphileOpenLoop(scenario, rate, plan.seconds, settings.WORKER_CONCURRENCY, timeout)
+        const [g, gcpu, gpgs] = await measureCpu((onWindow) =>
+          graphileOpenLoop(
+            scenario,
+            rate,
+            plan.seconds,
+            settings.WORKER_CONCURRENCY,
+            timeout,
+            warmup(onWindow),
+            connections,
+          )
         );
-        openLoopPeer.push({
-          ...g,
-          cpu_pct: gcpu,
-          pg_cpu_ms_per_transition: perTransition(gpgs, g.transitions),
-        });
-        log(`open loop ${rate}/s graphile-worker: p50 ${g.p50_ms} ms, p99 ${g.p99_ms} ms`);
+        result.peer = { ...g, cpu_pct: gcpu, pg_cpu_ms_per_transition: perTransition(gpgs, g.transitions) };
+        log(`open loop ${rate}/s${pool} graphile-worker: p50 ${g.p50_ms} ms, p99 ${g.p99_ms} ms`);
       }
+      return result;
+    };
+    for (const rate of opts.rates ?? plan.rates) {
+      const { ours, peer } = await level(rate, DRIVER_CONNECTIONS);
+      openLoop.push(ours);
+      if (peer) openLoopPeer.push(peer);
+    }
+    // What the same load costs through a small pool, as behind a transaction pooler: the transitions are
+    // spread over fewer backends.
+    if ((opts.rates ?? plan.rates).includes(plan.pooled.rate)) {
+      pooled = {
+        connections: plan.pooled.connections,
+        ...await level(plan.pooled.rate, plan.pooled.connections),
+      };
     }
     if ((opts.rates ?? plan.rates).length > 0) {
       const f = plan.floor;
       log(`driver floor: a bare insert per transaction at ${f.rate}/s for ${f.seconds} s`);
-      const [floor, , pgs] = await measureCpu(() => floorWorkload(sql, f.rate, f.seconds));
+      const [floor, , pgs] = await measureCpu((onWindow) =>
+        floorWorkload(sql, f.rate, f.seconds, { seconds: plan.warmup, onWindow })
+      );
       floorPgMs = perTransition(pgs, floor.transactions);
       log(`driver floor: ${floorPgMs} ms of Postgres CPU per transaction`);
     }
@@ -241,7 +281,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       );
       const small = await setUpScenario(sql, 50);
       try {
-        fairness = await fairnessWorkload(scenario, small, f.burst, f.rate, f.seconds, timeout);
+        fairness = await fairnessWorkload(scenario, small, f.burst, f.rate, f.seconds, timeout, plan.warmup);
         lostSmall = (await settle(small, firstRun, timeout)).open;
       } finally {
         await tearDownScenario(small).catch((e) => log(`clean-up failed: ${e}`));
@@ -281,9 +321,20 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     p99_ms_at_500_graphile: peerAt(500)?.p99_ms ?? null,
     p99_ms_at_1000: at1000?.p99_ms ?? null,
     p99_ms_at_1000_graphile: peerAt(1000)?.p99_ms ?? null,
+    // The same levels with their warm-up's transitions: what a cold start (new connections, a new function
+    // instance) adds to the p99.
+    p99_ms_with_warmup_at_500: at500?.p99_ms_with_warmup ?? null,
+    p99_ms_with_warmup_at_500_graphile: peerAt(500)?.p99_ms_with_warmup ?? null,
+    warmup_s: plan.warmup,
     pg_cpu_ms_per_transition: at500?.pg_cpu_ms_per_transition ?? null,
     pg_cpu_ms_per_transition_graphile: peerAt(500)?.pg_cpu_ms_per_transition ?? null,
     pg_cpu_ms_per_transaction_floor: floorPgMs,
+    // The 500/s level again from a pool of 8 (the levels above: 32), for both sides.
+    pooled_connections: pooled?.connections ?? null,
+    pg_cpu_ms_per_transition_pooled: pooled?.ours.pg_cpu_ms_per_transition ?? null,
+    pg_cpu_ms_per_transition_pooled_graphile: pooled?.peer?.pg_cpu_ms_per_transition ?? null,
+    p99_ms_at_500_pooled: pooled?.ours.p99_ms ?? null,
+    p99_ms_at_500_pooled_graphile: pooled?.peer?.p99_ms ?? null,
     pg_cpu_us_per_transition_alone: transition.pg_cpu_us_per_transition,
     achieved_per_s_at_500: at500?.achieved_per_s ?? null,
     achieved_per_s_at_500_graphile: peerAt(500)?.achieved_per_s ?? null,
@@ -321,6 +372,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
     graphile: peer,
     open_loop: openLoop,
     open_loop_graphile: openLoopPeer,
+    open_loop_pooled: pooled,
     fairness,
     transition_alone: transition,
     backlog: backlog.results,
@@ -519,6 +571,17 @@ export async function publish(
     `| p99 ms from schedule at 500 and 1000: ours / graphile | ${r.p99_ms_scheduled_at_500 ?? "-"} / ${
       r.p99_ms_scheduled_at_500_graphile ?? "-"
     }, ${r.p99_ms_scheduled_at_1000 ?? "-"} / ${r.p99_ms_scheduled_at_1000_graphile ?? "-"} | |`,
+    `| p99 ms at 500 with the ${r.warmup_s} s warm-up's transitions (a cold start): ours / graphile | ${
+      r.p99_ms_with_warmup_at_500 ?? "-"
+    } / ${r.p99_ms_with_warmup_at_500_graphile ?? "-"} | |`,
+    `| at 500/s from a pool of ${
+      r.pooled_connections ?? "-"
+    } (the rows above: 32): Postgres CPU ms per transition, ours / graphile | ${
+      r.pg_cpu_ms_per_transition_pooled ?? "-"
+    } / ${r.pg_cpu_ms_per_transition_pooled_graphile ?? "-"} | |`,
+    `| at 500/s from a pool of ${r.pooled_connections ?? "-"}: p99 ms, ours / graphile | ${
+      r.p99_ms_at_500_pooled ?? "-"
+    } / ${r.p99_ms_at_500_pooled_graphile ?? "-"} | |`,
     `| fair_p99_ms_small_alone / fair_p99_ms_small | ${r.fair_p99_ms_small_alone ?? "-"} / ${
       r.fair_p99_ms_small ?? "-"
     } | |`,

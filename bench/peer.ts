@@ -10,6 +10,7 @@ import {
   type OpenLoopResult,
   openLoopSummary,
   receivedAt,
+  type Warmup,
 } from "./workloads.ts";
 import { cpuSeconds } from "./measure.ts";
 
@@ -155,6 +156,8 @@ export async function graphileOpenLoop(
   seconds: number,
   concurrency: number,
   timeoutMs: number,
+  warmup?: Warmup,
+  connections?: number,
 ): Promise<PeerOpenLoopResult> {
   try {
     return await withPeer(concurrency, async (pid) => {
@@ -189,14 +192,27 @@ export async function graphileOpenLoop(
       await s
         .sql`insert into graphile_bench.settings values (${s.apiKey}, ${BENCH_TEMPLATE.subject}, ${BENCH_TEMPLATE.html})`;
       const since = Date.now();
-      const cpuBefore = await cpuSeconds(pid);
-      const transitions = await openLoopDriver(rate, seconds, async (driver, i) => {
-        const [row] = await driver<{ id: string; at_ms: number }[]>`
+      let cpuBefore = await cpuSeconds(pid);
+      const window = {
+        seconds: warmup?.seconds ?? 0,
+        onWindow: async () => {
+          cpuBefore = await cpuSeconds(pid);
+          await warmup?.onWindow?.();
+        },
+      };
+      const transitions = await openLoopDriver(
+        rate,
+        seconds,
+        async (driver, i) => {
+          const [row] = await driver<{ id: string; at_ms: number }[]>`
           insert into graphile_bench.transitions (supplier_id, client_id, batch)
           values (${s.supplierId}::uuid, ${s.clientIds[i % s.clientIds.length]}::uuid, ${batch})
           returning id::text, (extract(epoch from clock_timestamp()) * 1000)::float8 as at_ms`;
-        return [row.id, row.at_ms];
-      });
+          return [row.id, row.at_ms];
+        },
+        window,
+        connections,
+      );
       const deadline = Date.now() + timeoutMs;
       let left = Infinity;
       while (left > 0 && Date.now() < deadline) {

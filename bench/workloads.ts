@@ -169,8 +169,9 @@ export type FairnessResult = {
 
 /**
  * Workload 4 (fairness between vendors): supplier `small` makes `rate` transitions/s for `seconds` alone,
- * then again right after supplier `big` made `burst` runs due in one statement (a vendor importing couples,
- * or a 09:00 anchor shared by thousands of couples), while those drain.
+ * then again while supplier `big` makes `burst` runs due in one statement (a vendor importing couples, or a
+ * 09:00 anchor shared by thousands of couples) and they drain; each of the two levels after its own
+ * warm-up, the burst's statement at the start of the second level's window.
  */
 export async function fairnessWorkload(
   big: BenchScenario,
@@ -179,15 +180,23 @@ export async function fairnessWorkload(
   rate: number,
   seconds: number,
   timeoutMs: number,
+  warmupSeconds = 0,
 ): Promise<FairnessResult> {
-  const alone = await openLoopWorkload(small, rate, seconds, timeoutMs);
+  const alone = await openLoopWorkload(small, rate, seconds, timeoutMs, { seconds: warmupSeconds });
   const after = await lastRunId(big.sql);
-  await big.sql`
-    insert into public.journey_instances (journey_id, supplier_id, client_id)
-    select ${big.journeyId}::uuid, ${big.supplierId}::uuid, (${big.clientIds}::uuid[])[1 + g % ${big.clientIds.length}]
-    from generate_series(0, ${burst - 1}) g`;
-  const committed = Date.now();
-  const during = await openLoopWorkload(small, rate, seconds, timeoutMs);
+  // The burst starts with B's window, after B's warm-up: both of B's windows are warm, and only the
+  // burst tells them apart.
+  let committed = 0;
+  const during = await openLoopWorkload(small, rate, seconds, timeoutMs, {
+    seconds: warmupSeconds,
+    onWindow: async () => {
+      await big.sql`
+        insert into public.journey_instances (journey_id, supplier_id, client_id)
+        select ${big.journeyId}::uuid, ${big.supplierId}::uuid, (${big.clientIds}::uuid[])[1 + g % ${big.clientIds.length}]
+        from generate_series(0, ${burst - 1}) g`;
+      committed = Date.now();
+    },
+  });
   const t = await settle(big, after, timeoutMs);
   return {
     burst_runs: burst,
@@ -212,6 +221,10 @@ export type OpenLoopResult = {
    * commit at the rate shows its queue here, while the latency from commit hides it). */
   p50_ms_scheduled: number;
   p99_ms_scheduled: number;
+  /** Transitions of the warm-up before the window, and the p99s of the window with them (a cold start's). */
+  warmup_transitions: number;
+  p99_ms_with_warmup: number;
+  p99_ms_scheduled_with_warmup: number;
   open: number;
 };
 
@@ -225,16 +238,24 @@ export async function openLoopWorkload(
   rate: number,
   seconds: number,
   timeoutMs: number,
+  warmup?: Warmup,
+  connections?: number,
 ): Promise<OpenLoopResult> {
   const after = await lastRunId(s.sql);
   const since = Date.now();
-  const transitions = await openLoopDriver(rate, seconds, async (driver, i) => {
-    const [row] = await driver<{ id: string; at_ms: number }[]>`
+  const transitions = await openLoopDriver(
+    rate,
+    seconds,
+    async (driver, i) => {
+      const [row] = await driver<{ id: string; at_ms: number }[]>`
       insert into public.journey_instances (journey_id, supplier_id, client_id)
       values (${s.journeyId}::uuid, ${s.supplierId}::uuid, ${s.clientIds[i % s.clientIds.length]}::uuid)
       returning id, (extract(epoch from clock_timestamp()) * 1000)::float8 as at_ms`;
-    return [row.id, row.at_ms];
-  });
+      return [row.id, row.at_ms];
+    },
+    warmup,
+    connections,
+  );
   const t = await settle(s, after, timeoutMs);
   const runs = await s.sql<{ id: number; instance_id: string }[]>`
     select id::float8 as id, journey_instance_id as instance_id from public.module_runs
@@ -257,6 +278,7 @@ export async function floorWorkload(
   sql: Sql,
   rate: number,
   seconds: number,
+  warmup?: Warmup,
 ): Promise<{ transactions: number }> {
   await sql`create table if not exists public.bench_floor (
     id uuid primary key default gen_random_uuid(), a uuid not null, b uuid not null, c uuid not null,
@@ -267,33 +289,49 @@ export async function floorWorkload(
         insert into public.bench_floor (a, b, c) values (gen_random_uuid(), gen_random_uuid(), gen_random_uuid())
         returning (extract(epoch from clock_timestamp()) * 1000)::float8 as at_ms`;
       return [String(i), row.at_ms];
-    });
-    return { transactions: done.size };
+    }, warmup);
+    return { transactions: [...done.values()].filter((t) => !t.warmup).length };
   } finally {
     await sql`drop table public.bench_floor`;
   }
 }
 
 /** One transition of the open loop: when it was due to be issued and when it committed (ms since the epoch). */
-export type DrivenTransition = { scheduled_ms: number; committed_ms: number };
+export type DrivenTransition = { scheduled_ms: number; committed_ms: number; warmup: boolean };
 
 /**
- * Issues `rate × seconds` transitions at `rate` per second from a pool of 32 connections, whatever the
- * system under test does (open loop); `transition` returns its key and its commit clock (ms).
+ * The open loop's warm-up: transitions issued at the level's rate before its measured window, so the window
+ * starts in steady state (the driver's new connections, their backends' caches and the function's instance
+ * are warm) and the window's figures are what a running system pays per transition. `onWindow` is called
+ * when the window starts (the benchmark starts its CPU reading there).
+ */
+export type Warmup = { seconds: number; onWindow?: () => Promise<void> };
+
+/** The open loop's pool: what the levels' figures and targets are measured with. */
+export const DRIVER_CONNECTIONS = 32;
+
+/**
+ * Issues `rate × (warm-up + seconds)` transitions at `rate` per second from a pool of `connections`
+ * (32 unless told), whatever the system under test does (open loop); `transition` returns its key and its
+ * commit clock (ms).
  */
 export async function openLoopDriver(
   rate: number,
   seconds: number,
   transition: (driver: Sql, i: number) => Promise<[string, number]>,
+  warmup: Warmup = { seconds: 0 },
+  connections = DRIVER_CONNECTIONS,
 ): Promise<Map<string, DrivenTransition>> {
-  const driver = postgres(dbUrl(), { max: 32, onnotice: () => {} });
+  const driver = postgres(dbUrl(), { max: connections, onnotice: () => {} });
   const transitions = new Map<string, DrivenTransition>();
-  const total = Math.round(rate * seconds);
+  const warm = Math.round(rate * warmup.seconds);
+  const total = warm + Math.round(rate * seconds);
   let epoch = 0;
   const one = async (i: number) => {
     const [key, at] = await transition(driver as unknown as Sql, i);
-    transitions.set(key, { scheduled_ms: epoch + (i * 1000) / rate, committed_ms: at });
+    transitions.set(key, { scheduled_ms: epoch + (i * 1000) / rate, committed_ms: at, warmup: i < warm });
   };
+  let window: Promise<void> | undefined;
   try {
     await driver`select 1`;
     epoch = Date.now(); // whole milliseconds, never after `started`: a transition is never issued before its time
@@ -302,10 +340,14 @@ export async function openLoopDriver(
     let issued = 0;
     while (issued < total) {
       const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
-      while (issued < due) inflight.push(one(issued++));
+      while (issued < due) {
+        if (issued === warm) window ??= warmup.onWindow?.() ?? Promise.resolve();
+        inflight.push(one(issued++));
+      }
       await new Promise((r) => setTimeout(r, 1));
     }
     await Promise.all(inflight);
+    await window;
   } finally {
     await driver.end({ timeout: 5 });
   }
@@ -314,7 +356,8 @@ export async function openLoopDriver(
 
 /**
  * One open-loop level's figures from its transitions and when the provider received each one's request
- * (by transition key): latency from the commit, and from the time the transition was due to be issued.
+ * (by transition key): latency from the commit, and from the time the transition was due to be issued, of
+ * the measured window's transitions; and, for comparison, of all of them with the warm-up's.
  */
 export function openLoopSummary(
   rate: number,
@@ -323,29 +366,38 @@ export function openLoopSummary(
   receivedByKey: Map<string, number>,
   open: number,
 ): OpenLoopResult {
-  const commits = [...transitions.values()].map((t) => t.committed_ms);
+  const measured = [...transitions].filter(([, t]) => !t.warmup);
+  const commits = measured.map(([, t]) => t.committed_ms);
   const span = (Math.max(...commits) - Math.min(...commits)) / 1000;
-  const fromCommit: number[] = [];
-  const fromSchedule: number[] = [];
-  for (const [key, t] of transitions) {
-    const at = receivedByKey.get(key);
-    if (at === undefined) continue;
-    fromCommit.push(at - t.committed_ms);
-    fromSchedule.push(at - t.scheduled_ms);
-  }
-  const l = latencySummary(fromCommit);
-  const q = latencySummary(fromSchedule);
+  const latencies = (of: [string, DrivenTransition][]) => {
+    const fromCommit: number[] = [];
+    const fromSchedule: number[] = [];
+    for (const [key, t] of of) {
+      const at = receivedByKey.get(key);
+      if (at === undefined) continue;
+      fromCommit.push(at - t.committed_ms);
+      fromSchedule.push(at - t.scheduled_ms);
+    }
+    return { fromCommit, commit: latencySummary(fromCommit), schedule: latencySummary(fromSchedule) };
+  };
+  const window = latencies(measured);
+  const all = latencies([...transitions]);
+  const l = window.commit;
+  const q = window.schedule;
   return {
     rate,
     seconds,
-    transitions: transitions.size,
-    achieved_per_s: Math.round(span > 0 ? (transitions.size - 1) / span : transitions.size),
-    received: fromCommit.length,
+    transitions: measured.length,
+    achieved_per_s: Math.round(span > 0 ? (measured.length - 1) / span : measured.length),
+    received: window.fromCommit.length,
     p50_ms: l.p50,
     p95_ms: l.p95,
     p99_ms: l.p99,
     p50_ms_scheduled: q.p50,
     p99_ms_scheduled: q.p99,
+    warmup_transitions: transitions.size - measured.length,
+    p99_ms_with_warmup: all.commit.p99,
+    p99_ms_scheduled_with_warmup: all.schedule.p99,
     open,
   };
 }

@@ -15,6 +15,13 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
     assert.equal(typeof results.drain.transition_seconds, "number", "the bulk transition was timed");
     for (const level of results.open_loop) {
       assert.equal(level.received, level.transitions, `every run of ${level.rate}/s reached the simulator`);
+      // The smoke plan: 1 s of warm-up, then a 2 s window; the figures are the window's.
+      assert.equal(level.warmup_transitions, level.rate, `${level.rate}/s: one second of warm-up`);
+      assert.equal(level.transitions, 2 * level.rate, `${level.rate}/s: the window's transitions`);
+      assert.ok(
+        level.p99_ms_scheduled_with_warmup >= level.p99_ms_with_warmup,
+        `${level.rate}/s: with the warm-up too, p99 from schedule >= p99 from commit`,
+      );
       // A transition is issued at or after its scheduled time and commits after that.
       assert.ok(
         level.p50_ms_scheduled >= level.p50_ms,
@@ -35,6 +42,14 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
         "p99_ms_at_500_graphile",
         "p99_ms_at_1000",
         "p99_ms_at_1000_graphile",
+        "p99_ms_with_warmup_at_500",
+        "p99_ms_with_warmup_at_500_graphile",
+        "warmup_s",
+        "pooled_connections",
+        "pg_cpu_ms_per_transition_pooled",
+        "pg_cpu_ms_per_transition_pooled_graphile",
+        "p99_ms_at_500_pooled",
+        "p99_ms_at_500_pooled_graphile",
         "pg_cpu_ms_per_transition",
         "pg_cpu_ms_per_transition_graphile",
         "pg_cpu_ms_per_transaction_floor",
@@ -68,6 +83,12 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
       "postgres",
     ]);
     assert.equal(results.backlog.length, 2);
+    assert.equal(results.open_loop_pooled.connections, 4, "the smoke plan's pooled level: 4 connections");
+    assert.equal(
+      results.open_loop_pooled.ours.received,
+      results.open_loop_pooled.ours.transitions,
+      "every run of the pooled level reached the simulator",
+    );
     assert.equal(results.transition_alone.transitions, 20, "2 connections × 10 journey starts were measured");
     assert.ok(results.transition_alone.per_s > 0);
     // 20 transitions are one or two of /proc's 10 ms ticks: a number, not a figure to compare.
