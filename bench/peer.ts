@@ -147,7 +147,7 @@ export type PeerOpenLoopResult = OpenLoopResult & { version: string; peer_cpu_s:
 /**
  * The open-loop workload for graphile-worker: one transition per transaction at `rate` per second, an
  * insert into a table of its own whose row trigger calls `graphile_worker.add_job` with the same email
- * (rendered in SQL, as the drain's jobs), from the same pool of 32 connections. Latency is from the
+ * (rendered in SQL, as the drain's jobs), from the same pool of connections. Latency is from the
  * insert's commit clock to the simulator receiving the job's request.
  */
 export async function graphileOpenLoop(

@@ -307,12 +307,17 @@ export type DrivenTransition = { scheduled_ms: number; committed_ms: number; war
  */
 export type Warmup = { seconds: number; onWindow?: () => Promise<void> };
 
-/** The open loop's pool: what the levels' figures and targets are measured with. */
-export const DRIVER_CONNECTIONS = 32;
+/**
+ * The open loop's pool: what the levels' figures and targets are measured with. Four backends a core, as a
+ * transaction pooler would keep (Supabase's sits in front of the database): spread over 32 backends, the
+ * same journey start costs about twice the CPU on this 2-core machine (docs/benchmark.md), and the
+ * benchmark also runs its 500/s level from 32 (`open_loop_wide`).
+ */
+export const DRIVER_CONNECTIONS = 8;
 
 /**
  * Issues `rate × (warm-up + seconds)` transitions at `rate` per second from a pool of `connections`
- * (32 unless told), whatever the system under test does (open loop); `transition` returns its key and its
+ * (`DRIVER_CONNECTIONS` unless told), whatever the system under test does (open loop); `transition` returns its key and its
  * commit clock (ms).
  */
 export async function openLoopDriver(

@@ -45,11 +45,12 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
         "p99_ms_with_warmup_at_500",
         "p99_ms_with_warmup_at_500_graphile",
         "warmup_s",
-        "pooled_connections",
-        "pg_cpu_ms_per_transition_pooled",
-        "pg_cpu_ms_per_transition_pooled_graphile",
-        "p99_ms_at_500_pooled",
-        "p99_ms_at_500_pooled_graphile",
+        "driver_connections",
+        "wide_connections",
+        "pg_cpu_ms_per_transition_wide",
+        "pg_cpu_ms_per_transition_wide_graphile",
+        "p99_ms_at_500_wide",
+        "p99_ms_at_500_wide_graphile",
         "pg_cpu_ms_per_transition",
         "pg_cpu_ms_per_transition_graphile",
         "pg_cpu_ms_per_transaction_floor",
@@ -83,11 +84,11 @@ Deno.test("runBench() delivers every smoke run exactly once and writes the resul
       "postgres",
     ]);
     assert.equal(results.backlog.length, 2);
-    assert.equal(results.open_loop_pooled.connections, 4, "the smoke plan's pooled level: 4 connections");
+    assert.equal(results.open_loop_wide.connections, 16, "the smoke plan's wide level: 16 connections");
     assert.equal(
-      results.open_loop_pooled.ours.received,
-      results.open_loop_pooled.ours.transitions,
-      "every run of the pooled level reached the simulator",
+      results.open_loop_wide.ours.received,
+      results.open_loop_wide.ours.transitions,
+      "every run of the wide level reached the simulator",
     );
     assert.equal(results.transition_alone.transitions, 20, "2 connections × 10 journey starts were measured");
     assert.ok(results.transition_alone.per_s > 0);
