@@ -122,6 +122,9 @@ async function versions(): Promise<{ postgres: string; deno: string; node: strin
   }
 }
 
+/** An open-loop level's figures with its CPU shares and Postgres CPU per transition. */
+type Measured<T> = T & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null };
+
 /** Runs the benchmark and returns the results object written to `out`. */
 export async function runBench(opts: BenchOptions): Promise<Record<string, unknown>> {
   const plan = opts.smoke ? PLAN.smoke : PLAN.full;
@@ -189,20 +192,17 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
   const timeout = opts.smoke ? 60_000 : 180_000;
   let drain: DrainResult;
   let peer: (PeerResult & { cpu_pct: CpuShare }) | null = null;
-  const openLoop: (OpenLoopResult & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null })[] = [];
-  const openLoopPeer:
-    (PeerOpenLoopResult & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null })[] = [];
+  const openLoop: Measured<OpenLoopResult>[] = [];
+  const openLoopPeer: Measured<PeerOpenLoopResult>[] = [];
   let backlog: { results: BacklogResult[]; plan: string };
   let lost: number;
   let fairness: FairnessResult | null = null;
   let lostSmall = 0;
   let drainCpu: CpuShare;
   let floorPgMs: number | null = null;
-  let wide: {
-    connections: number;
-    ours: OpenLoopResult & { pg_cpu_ms_per_transition: number | null };
-    peer: (PeerOpenLoopResult & { pg_cpu_ms_per_transition: number | null }) | null;
-  } | null = null;
+  let wide:
+    | { connections: number; ours: Measured<OpenLoopResult>; peer: Measured<PeerOpenLoopResult> | null }
+    | null = null;
   try {
     log(`drain: ${plan.drain.toLocaleString("en")} runs from one bulk transition`);
     [drain, drainCpu] = await measureCpu(() => drainWorkload(scenario, plan.drain, timeout));
@@ -230,9 +230,7 @@ export async function runBench(opts: BenchOptions): Promise<Record<string, unkno
       log(`open loop ${rate}/s${pool}: p50 ${ours.p50_ms} ms, p99 ${ours.p99_ms} ms`);
       const result = {
         ours: { ...ours, cpu_pct: cpu, pg_cpu_ms_per_transition: perTransition(pgs, ours.transitions) },
-        peer: null as
-          | (PeerOpenLoopResult & { cpu_pct: CpuShare; pg_cpu_ms_per_transition: number | null })
-          | null,
+        peer: null as Measured<PeerOpenLoopResult> | null,
       };
       if (opts.peer) {
         const [g, gcpu, gpgs] = await measureCpu((onWindow) =>
@@ -579,11 +577,6 @@ export async function publish(
     `| p99 ms at 500 with the ${r.warmup_s} s warm-up's transitions (a cold start): ours / graphile | ${
       r.p99_ms_with_warmup_at_500 ?? "-"
     } / ${r.p99_ms_with_warmup_at_500_graphile ?? "-"} | |`,
-    `| at 500/s from a pool of ${
-      r.pooled_connections ?? "-"
-    } (the rows above: 32): Postgres CPU ms per transition, ours / graphile | ${
-      r.pg_cpu_ms_per_transition_pooled ?? "-"
-    } / ${r.pg_cpu_ms_per_transition_pooled_graphile ?? "-"} | |`,
     `| at 500/s from a pool of ${
       r.wide_connections ?? "-"
     } (the rows above: ${r.driver_connections}): Postgres CPU ms per transition, ours / graphile | ${
